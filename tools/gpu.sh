@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# On the lent GPU machine: install the carried wheels (.whl/: nbdev and its pure-Python needs, liger-kernel), then
+#   bash tools/gpu.sh test                 # nbdev_test --flags cuda, and the same notebooks through pytest
+#   bash tools/gpu.sh bench NAME [NAME..]  # python -m ghostvis.bench NAME..., CSVs copied to $OUT
+# Set GHOSTVIS_GIT_COMMIT to the commit the tree was copied from (the copy has no .git).
+set -uo pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  >/tmp/pip.log 2>&1 || { cat /tmp/pip.log; exit 1; }
+export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 MPLBACKEND=Agg PATH=/tmp/site/bin:$PATH
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
+cmd=$1; shift
+case $cmd in
+  test)
+    nbdev_test --flags cuda --do_print "$@" 2>&1 | tee "$OUT/nbdev_test.log"; rc=${PIPESTATUS[0]}
+    echo "nbdev_test --flags cuda exit code: $rc"; exit $rc ;;
+  bench)
+    python3 -m ghostvis.bench "$@" 2>&1 | tee "$OUT/bench.log"; rc=${PIPESTATUS[0]}
+    cp nbs/benchmarks/*.csv "$OUT"/ 2>/dev/null; exit $rc ;;
+  *) echo "usage: bash tools/gpu.sh test|bench NAME..." >&2; exit 2 ;;
+esac
