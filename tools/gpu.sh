@@ -16,7 +16,10 @@ case $cmd in
     nbdev_test --flags cuda --do_print "$@" 2>&1 | tee "$OUT/nbdev_test.log"; rc=${PIPESTATUS[0]}
     echo "nbdev_test --flags cuda exit code: $rc"; exit $rc ;;
   bench)
-    python3 -m ghostvis.bench "$@" 2>&1 | tee "$OUT/bench.log"; rc=${PIPESTATUS[0]}
-    cp nbs/benchmarks/*.csv "$OUT"/ 2>/dev/null; exit $rc ;;
+    rc=0
+    for name in "$@"; do  # one at a time, each CSV copied out at once: a later time-out loses nothing earlier
+      python3 -m ghostvis.bench "$name" 2>&1 | tee -a "$OUT/bench.log"; [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+      cp nbs/benchmarks/"$name".csv "$OUT"/ 2>/dev/null
+    done; exit $rc ;;
   *) echo "usage: bash tools/gpu.sh test|bench NAME..." >&2; exit 2 ;;
 esac
