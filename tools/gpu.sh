@@ -2,8 +2,10 @@
 # On the lent GPU machine: install the carried wheels (.whl/: nbdev and its pure-Python needs, liger-kernel), then
 #   bash tools/gpu.sh test                 # nbdev_test --flags cuda, and the same notebooks through pytest
 #   bash tools/gpu.sh bench NAME [NAME..]  # python -m ghostvis.bench NAME..., CSVs copied to $OUT
-# Set GHOSTVIS_GIT_COMMIT to the commit the tree was copied from (the copy has no .git).
+# The device copy has no working git: before the call run `git rev-parse --short=12 HEAD > .gpu_commit` here (with a
+# clean tree) and carry .gpu_commit with .whl, so every result row names its commit.
 set -uo pipefail
+[ -f .gpu_commit ] && export GHOSTVIS_GIT_COMMIT=$(cat .gpu_commit)
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
   >/tmp/pip.log 2>&1 || { cat /tmp/pip.log; exit 1; }
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 MPLBACKEND=Agg PATH=/tmp/site/bin:$PATH
