@@ -51,10 +51,17 @@ def render_page(path: Path, nav: list[tuple[str, str]]) -> str:
     "One notebook as a standalone HTML page with the sidebar."
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
     nb = json.loads(path.read_text())
     title, desc = frontmatter(nb)
+    nb["cells"] = [c for c in nb["cells"] if c["cell_type"] != "raw"]          # the frontmatter is the page heading
+    for c in nb["cells"]:                                                       # quarto's `echo: false`: output only
+        if c["cell_type"] == "code" and re.match(r"\s*#\|\s*echo:\s*false", "".join(c["source"])):
+            c.setdefault("metadata", {}).setdefault("tags", []).append("remove_input")
     exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove_input"}, enabled=True), enabled=True)
     body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(nb), as_version=4))
+    body = re.sub(r'\{target=(&quot;|")_blank(&quot;|")[^}]*\}', "", body)  # quarto link attributes in show_doc
     links = "\n".join(f'<a href="{href}"{" class=gv-current" if href == path.stem + ".html" else ""}>{html.escape(name)}</a>'
                       for name, href in nav)
     sidebar = f'<nav id="gv-sidebar"><a class="gv-brand" href="index.html">ghostvis</a>{links}</nav>'
