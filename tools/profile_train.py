@@ -1,0 +1,55 @@
+"""Where the d20 training step's time goes (GPU): forward / backward / optimizer per configuration, and the top CUDA
+kernels of one compiled step. Usage: python tools/profile_train.py [--steps N] [--out DIR]"""
+import argparse, json, time
+from pathlib import Path
+import torch
+from ghostvis.model import GPT, get_vlm_small_config
+from ghostvis.optim import build_optimizers
+
+def make(fused: bool, compile_: bool, bf16_weights: bool, muon: bool):
+    torch._dynamo.reset()
+    model = GPT(get_vlm_small_config(20, use_fused_kernels=fused)).cuda()
+    if bf16_weights: model = model.bfloat16()
+    opts = build_optimizers(model, model_dim=1280, use_muon=muon, verbose=False)
+    fwd = torch.compile(model) if compile_ else model
+    return model, fwd, opts
+
+def timed_steps(fwd, opts, x, steps: int, bf16_weights: bool):
+    ev = lambda: torch.cuda.Event(enable_timing=True)
+    times = []
+    for i in range(steps):
+        e = [ev() for _ in range(4)]
+        e[0].record()
+        with torch.autocast("cuda", torch.bfloat16, enabled=not bf16_weights): loss = fwd(x, targets=x)
+        e[1].record(); loss.backward(); e[2].record()
+        for o in opts: o.step(); o.zero_grad(set_to_none=True)
+        e[3].record(); torch.cuda.synchronize()
+        if i >= 3: times.append([e[j].elapsed_time(e[j + 1]) for j in range(3)])
+    med = lambda k: sorted(t[k] for t in times)[len(times) // 2]
+    return dict(fwd_ms=med(0), bwd_ms=med(1), opt_ms=med(2))
+
+def main():
+    p = argparse.ArgumentParser(); p.add_argument("--steps", type=int, default=10); p.add_argument("--out", default="/tmp/out")
+    a = p.parse_args()
+    x = torch.randint(0, 65536, (16, 2048), device="cuda")
+    configs = {"eager": (False, False, False, True), "compile": (False, True, False, True), "fused": (True, False, False, True),
+               "fused+compile": (True, True, False, True), "compile, bf16 weights": (False, True, True, True),
+               "compile, AdamW only": (False, True, False, False)}
+    rows = []
+    for name, cfg in configs.items():
+        model, fwd, opts = make(*cfg)
+        fpt = model.estimate_flops()
+        r = timed_steps(fwd, opts, x, a.steps, cfg[2])
+        total = sum(r.values()); r.update(name=name, total_ms=total, mfu=fpt * x.numel() / (total / 1e3) / 989e12)
+        rows.append(r); print(json.dumps(r), flush=True)
+        if name == "compile":
+            from torch.profiler import profile, ProfilerActivity
+            with profile(activities=[ProfilerActivity.CUDA]) as prof: timed_steps(fwd, opts, x, 5, False)
+            table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=40, max_name_column_width=90)
+            Path(a.out).mkdir(parents=True, exist_ok=True); (Path(a.out) / "profile_compile.txt").write_text(table)
+            print(table[:6000])
+        del model, fwd, opts; torch.cuda.empty_cache()
+    print(f"{'config':<24} {'fwd':>8} {'bwd':>8} {'opt':>8} {'total':>8} {'MFU':>6}")
+    for r in rows: print(f"{r['name']:<24} {r['fwd_ms']:>8.1f} {r['bwd_ms']:>8.1f} {r['opt_ms']:>8.1f} {r['total_ms']:>8.1f} {100*r['mfu']:>5.1f}%")
+
+if __name__ == "__main__": main()
