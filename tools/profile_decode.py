@@ -1,0 +1,61 @@
+"""Where a d20 decode step's time goes (GPU): generated tok/s and the top CUDA kernels per decode step of the compiled,
+CUDA-graph engine, for the SDPA-with-mask decode path and the Triton decode kernel, and with the norms and SwiGLU
+left to inductor under torch.compile. Usage: python tools/profile_decode.py [--batches 1 64] [--out DIR]"""
+import argparse, time
+from collections import defaultdict
+from pathlib import Path
+import torch
+import ghostvis.attention as attention
+import ghostvis.rmsnorm as rmsnorm
+import ghostvis.mlp as mlp
+from ghostvis.engine import Engine
+from ghostvis.model import GPT, get_vlm_small_config
+
+def patch(name):
+    """Switch paths by patching the dispatchers (a profiling tool: the library picks by itself). `sdpa`: the masked SDPA
+    decode; `triton`: the Triton decode kernel; `inductor`: that kernel, and the norms and SwiGLU left to inductor."""
+    saved = attention._decode_kernel_applies, rmsnorm.rmsnorm_backend, mlp.triton_runs
+    if name == "sdpa": attention._decode_kernel_applies = lambda q, backend: False
+    if name == "inductor": rmsnorm.rmsnorm_backend, mlp.triton_runs = (lambda x, backend: "torch"), (lambda device: False)
+    def restore(): attention._decode_kernel_applies, rmsnorm.rmsnorm_backend, mlp.triton_runs = saved
+    return restore
+
+def kernels_per_step(fn, steps):
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CUDA]) as prof: fn(); torch.cuda.synchronize()
+    total, count = defaultdict(float), defaultdict(int)
+    for e in prof.events():
+        if e.device_type.name == "CUDA":
+            total[e.name] += e.device_time / steps; count[e.name] += 1
+    rows = sorted(total.items(), key=lambda kv: -kv[1])
+    return sum(total.values()), [(us, count[n] / steps, n) for n, us in rows]
+
+def main():
+    p = argparse.ArgumentParser(); p.add_argument("--batches", type=int, nargs="+", default=[1, 64])
+    p.add_argument("--variants", nargs="+", default=["sdpa", "triton", "inductor"]); p.add_argument("--out", default="/tmp/out")
+    a = p.parse_args()
+    model = GPT(get_vlm_small_config(20)).cuda().bfloat16().eval()
+    out, summary = [], []
+    for name in a.variants:
+        restore = patch(name)
+        torch._dynamo.reset()
+        engine = Engine(model, compile=True)
+        for B in a.batches:
+            prompts = torch.randint(7, 65536, (B, 128), generator=torch.Generator().manual_seed(B)).tolist()
+            run = lambda: engine.generate(prompts, max_new_tokens=128)
+            t0 = time.perf_counter(); run(); torch.cuda.synchronize(); setup = time.perf_counter() - t0
+            times = []
+            for _ in range(3):
+                t = time.perf_counter(); run(); torch.cuda.synchronize(); times.append(time.perf_counter() - t)
+            sec = sorted(times)[1]
+            gpu_us, kernels = kernels_per_step(run, 128)
+            summary.append(f"{name:<8} b{B:<3} {B * 128 / sec:>9,.0f} tok/s  wall {sec / 128 * 1e6:7.0f} us/step  "
+                           f"GPU {gpu_us:7.0f} us/step  kernels/step {sum(c for _, c, _ in kernels):5.0f}  (first call {setup:.0f} s)")
+            out.append(f"== {name} b{B}: {summary[-1]}")
+            out += [f"{us:9.1f} us {c:6.1f}x  {n[:110]}" for us, c, n in kernels[:25]]
+            print("\n".join(out[-26:]), flush=True)
+        restore()
+    Path(a.out).mkdir(parents=True, exist_ok=True); (Path(a.out) / "profile_decode.txt").write_text("\n".join(out + summary))
+    print("\n".join(summary))
+
+if __name__ == "__main__": main()
