@@ -2,6 +2,7 @@
 # On the lent GPU machine: install the carried wheels (.whl/: nbdev and its pure-Python needs, liger-kernel), then
 #   bash tools/gpu.sh test                 # nbdev_test --flags cuda, and the same notebooks through pytest
 #   bash tools/gpu.sh bench NAME [NAME..]  # python -m ghostvis.bench NAME..., CSVs copied to $OUT
+#   bash tools/gpu.sh bench all            # python -m ghostvis.bench all in one process, timed; CSVs as $OUT/benchmarks.tgz
 # The device copy has no working git: before the call run `git rev-parse --short=12 HEAD > .gpu_commit` here (with a
 # clean tree) and carry .gpu_commit with .whl, so every result row names its commit.
 set -uo pipefail
@@ -19,6 +20,12 @@ case $cmd in
     echo "nbdev_test --flags cuda exit code: $rc"; exit $rc ;;
   bench)
     rc=0
+    if [ "$1" = all ]; then  # the one command of the report, in one process, timed; all CSVs back as one archive
+      start=$(date +%s)
+      python3 -m ghostvis.bench all 2>&1 | tee "$OUT/bench.log"; rc=${PIPESTATUS[0]}
+      echo "python -m ghostvis.bench all: $(( $(date +%s) - start )) s, exit code $rc" | tee -a "$OUT/bench.log"
+      tar czf "$OUT/benchmarks.tgz" nbs/benchmarks/*.csv; exit $rc
+    fi
     for name in "$@"; do  # one at a time, each CSV copied out at once: a later time-out loses nothing earlier
       python3 -m ghostvis.bench "$name" 2>&1 | tee -a "$OUT/bench.log"; [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
       cp nbs/benchmarks/"$name".csv "$OUT"/ 2>/dev/null
