@@ -22,7 +22,7 @@ case $cmd in
     rc=0
     if [ "$1" = all ]; then  # the one command of the report, in one process, timed; all CSVs back as one archive
       start=$(date +%s)
-      python3 -m ghostvis.bench all 2>&1 | tee "$OUT/bench.log"; rc=${PIPESTATUS[0]}
+      timeout "${BENCH_TIMEOUT:-3600}" python3 -m ghostvis.bench all 2>&1 | tee "$OUT/bench.log"; rc=${PIPESTATUS[0]}
       echo "python -m ghostvis.bench all: $(( $(date +%s) - start )) s, exit code $rc" | tee -a "$OUT/bench.log"
       tar czf "$OUT/benchmarks.tgz" nbs/benchmarks/*.csv; exit $rc
     fi
