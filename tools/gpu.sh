@@ -3,6 +3,7 @@
 #   bash tools/gpu.sh test                 # nbdev_test --flags cuda, and the same notebooks through pytest
 #   bash tools/gpu.sh bench NAME [NAME..]  # python -m ghostvis.bench NAME..., CSVs copied to $OUT
 #   bash tools/gpu.sh bench all            # python -m ghostvis.bench all in one process, timed; CSVs as $OUT/benchmarks.tgz
+#   bash tools/gpu.sh tool SCRIPT ARGS..   # python3 tools/SCRIPT ARGS (the profiling tools), log in $OUT/tool.log
 # The device copy has no working git: before the call run `git rev-parse --short=12 HEAD > .gpu_commit` here (with a
 # clean tree) and carry .gpu_commit with .whl, so every result row names its commit.
 set -uo pipefail
@@ -30,5 +31,7 @@ case $cmd in
       python3 -m ghostvis.bench "$name" 2>&1 | tee -a "$OUT/bench.log"; [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
       cp nbs/benchmarks/"$name".csv "$OUT"/ 2>/dev/null
     done; exit $rc ;;
-  *) echo "usage: bash tools/gpu.sh test|bench NAME..." >&2; exit 2 ;;
+  tool)  # a profiling tool: bash tools/gpu.sh tool profile_decode.py --out "$OUT"
+    python3 tools/"$@" 2>&1 | tee -a "$OUT/tool.log"; exit "${PIPESTATUS[0]}" ;;
+  *) echo "usage: bash tools/gpu.sh test|bench NAME...|tool SCRIPT ARGS..." >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 """Where a d20 decode step's time goes (GPU): generated tok/s and the top CUDA kernels per decode step of the compiled,
-CUDA-graph engine, for the SDPA-with-mask decode path and the Triton decode kernel, and with the norms and SwiGLU
-left to inductor under torch.compile. Usage: python tools/profile_decode.py [--batches 1 64] [--out DIR]"""
+CUDA-graph engine: `sdpa` (the default: SDPA with a length mask, norms and SwiGLU left to inductor, one graph),
+`triton` (the Triton decode kernel) and `opaque` (our Triton norm and SwiGLU kernels called from the graph, i.e. graph
+breaks, as before session 5). Usage: python tools/profile_decode.py [--batches 1 64] [--variants ...] [--out DIR]"""
 import argparse, time
 from collections import defaultdict
 from pathlib import Path
@@ -8,16 +9,17 @@ import torch
 import ghostvis.attention as attention
 import ghostvis.rmsnorm as rmsnorm
 import ghostvis.mlp as mlp
+from ghostvis.core import triton_runs
 from ghostvis.engine import Engine
 from ghostvis.model import GPT, get_vlm_small_config
 
 def patch(name):
-    """Switch paths by patching the dispatchers (a profiling tool: the library picks by itself). `sdpa`: the masked SDPA
-    decode; `triton`: the Triton decode kernel; `inductor`: that kernel, and the norms and SwiGLU left to inductor."""
-    saved = attention._decode_kernel_applies, rmsnorm.rmsnorm_backend, mlp.triton_runs
-    if name == "sdpa": attention._decode_kernel_applies = lambda q, backend: False
-    if name == "inductor": rmsnorm.rmsnorm_backend, mlp.triton_runs = (lambda x, backend: "torch"), (lambda device: False)
-    def restore(): attention._decode_kernel_applies, rmsnorm.rmsnorm_backend, mlp.triton_runs = saved
+    "Switch paths by patching the dispatchers (a profiling tool: the library picks by itself)."
+    saved = attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton
+    if name != "triton": attention._decode_kernel_applies = lambda q, backend: False
+    else: attention._decode_kernel_applies = lambda q, backend: q.shape[1] == 1
+    if name == "opaque": rmsnorm.auto_picks_triton = mlp.auto_picks_triton = triton_runs
+    def restore(): attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton = saved
     return restore
 
 def kernels_per_step(fn, steps):
@@ -32,7 +34,7 @@ def kernels_per_step(fn, steps):
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument("--batches", type=int, nargs="+", default=[1, 64])
-    p.add_argument("--variants", nargs="+", default=["sdpa", "triton", "inductor"]); p.add_argument("--out", default="/tmp/out")
+    p.add_argument("--variants", nargs="+", default=["sdpa", "triton", "opaque"]); p.add_argument("--out", default="/tmp/out")
     a = p.parse_args()
     model = GPT(get_vlm_small_config(20)).cuda().bfloat16().eval()
     out, summary = [], []
@@ -52,8 +54,8 @@ def main():
             summary.append(f"{name:<8} b{B:<3} {B * 128 / sec:>9,.0f} tok/s  wall {sec / 128 * 1e6:7.0f} us/step  "
                            f"GPU {gpu_us:7.0f} us/step  kernels/step {sum(c for _, c, _ in kernels):5.0f}  (first call {setup:.0f} s)")
             out.append(f"== {name} b{B}: {summary[-1]}")
-            out += [f"{us:9.1f} us {c:6.1f}x  {n[:110]}" for us, c, n in kernels[:25]]
-            print("\n".join(out[-26:]), flush=True)
+            out += [f"{us:9.1f} us {c:6.1f}x  {n[:110]}" for us, c, n in kernels[:40]]
+            print("\n".join(out[-41:]), flush=True)
         restore()
     Path(a.out).mkdir(parents=True, exist_ok=True); (Path(a.out) / "profile_decode.txt").write_text("\n".join(out + summary))
     print("\n".join(summary))
