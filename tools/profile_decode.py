@@ -1,8 +1,8 @@
 """Where a d20 decode step's time goes (GPU): generated tok/s and the top CUDA kernels per decode step of the compiled,
 CUDA-graph engine: `sdpa` (the default: SDPA with a length mask, norms and SwiGLU left to inductor, one graph),
-`triton` (the Triton decode kernel) and `opaque` (our Triton norm and SwiGLU kernels called from the graph, i.e. graph
+`triton` (the Triton decode kernel) and `autotune` (the default under max-autotune-no-cudagraphs), `opaque` (our Triton norm and SwiGLU kernels called from the graph, i.e. graph
 breaks, as before session 5). Usage: python tools/profile_decode.py [--batches 1 64] [--variants ...] [--out DIR]"""
-import argparse, time
+import argparse, functools, time
 from collections import defaultdict
 from pathlib import Path
 import torch
@@ -15,12 +15,17 @@ from ghostvis.model import GPT, get_vlm_small_config
 
 def patch(name):
     "Switch paths by patching the dispatchers (a profiling tool: the library picks by itself)."
-    saved = attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton
+    saved = attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton, torch.compile
+    if name == "autotune": torch.compile = functools.partial(saved[3], mode="max-autotune-no-cudagraphs")
     if name != "triton": attention._decode_kernel_applies = lambda q, backend: False
     else: attention._decode_kernel_applies = lambda q, backend: q.shape[1] == 1
     if name == "opaque": rmsnorm.auto_picks_triton = mlp.auto_picks_triton = triton_runs
-    def restore(): attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton = saved
+    def restore(): attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton, torch.compile = saved
     return restore
+
+def timed(fn) -> float:
+    torch.cuda.synchronize(); t = time.perf_counter(); fn(); torch.cuda.synchronize()
+    return time.perf_counter() - t
 
 def kernels_per_step(fn, steps):
     from torch.profiler import profile, ProfilerActivity
@@ -50,9 +55,10 @@ def main():
             for _ in range(3):
                 t = time.perf_counter(); run(); torch.cuda.synchronize(); times.append(time.perf_counter() - t)
             sec = sorted(times)[1]
+            prefill = sorted(timed(lambda: engine.generate(prompts, max_new_tokens=1)) for _ in range(3))[1]
             gpu_us, kernels = kernels_per_step(run, 128)
             summary.append(f"{name:<8} b{B:<3} {B * 128 / sec:>9,.0f} tok/s  wall {sec / 128 * 1e6:7.0f} us/step  "
-                           f"GPU {gpu_us:7.0f} us/step  kernels/step {sum(c for _, c, _ in kernels):5.0f}  (first call {setup:.0f} s)")
+                           f"prefill {prefill * 1e3:5.1f} ms  GPU {gpu_us:7.0f} us/step  kernels/step {sum(c for _, c, _ in kernels):5.0f}  (first call {setup:.0f} s)")
             out.append(f"== {name} b{B}: {summary[-1]}")
             out += [f"{us:9.1f} us {c:6.1f}x  {n[:110]}" for us, c, n in kernels[:40]]
             print("\n".join(out[-41:]), flush=True)
