@@ -36,13 +36,14 @@ def main():
         mask = (torch.arange(a.max_len, device="cuda")[None, :] < lengths[:, None])[:, None, None]   # (B, 1, 1, L)
         qt, kt, vt = q[:, :, None], kc.transpose(1, 2), vc.transpose(1, 2)
         ref = F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask)[:, :, 0]
-        rows.append(dict(batch=B, variant="sdpa mask, whole cache", us=graph_us(lambda: F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask))))
+        sdpa_us = graph_us(lambda: F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask))
+        rows.append(dict(batch=B, variant="sdpa mask, whole cache", us=sdpa_us))
         for block_n, pps, warps in itertools.product((32, 64, 128), (1, 2, 4, 8, 16), (2, 4, 8)):
             fn = lambda: decode_attention(q, kc, vc, lengths, block_n=block_n, programs_per_sm=pps, num_warps=warps)
             err = (fn().float() - ref.float()).abs().max().item()
             rows.append(dict(batch=B, variant=f"triton block_n={block_n} programs/SM={pps} warps={warps}", us=graph_us(fn), max_err=err))
         best = min((r for r in rows if r["batch"] == B), key=lambda r: r["us"])
-        print(f"b{B}: sdpa {rows[-46]['us']:.1f} us, best {best['variant']} {best['us']:.1f} us", flush=True)
+        print(f"b{B}: sdpa {sdpa_us:.1f} us, best {best['variant']} {best['us']:.1f} us", flush=True)
     Path(a.out).mkdir(parents=True, exist_ok=True); (Path(a.out) / "tune_decode.json").write_text(json.dumps(rows, indent=1))
     for B in a.batches:
         rs = sorted((r for r in rows if r["batch"] == B), key=lambda r: r["us"])
