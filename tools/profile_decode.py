@@ -1,12 +1,15 @@
 """Where a d20 decode step's time goes (GPU): generated tok/s and the top CUDA kernels per decode step of the compiled,
 CUDA-graph engine: `sdpa` (the default: SDPA with a length mask, norms and SwiGLU left to inductor, one graph),
-`triton` (the Triton decode kernel) and `autotune` (the default under max-autotune-no-cudagraphs), `opaque` (our Triton norm and SwiGLU kernels called from the graph, i.e. graph
+`triton` (the Triton decode kernel), `triton8` (the same with 8 programs per SM), `reduce` (attention as inductor
+reductions, `tune_decode.decode_by_reductions`) and `autotune` (the default under max-autotune-no-cudagraphs), `opaque` (our Triton norm and SwiGLU kernels called from the graph, i.e. graph
 breaks, as before session 5). Usage: python tools/profile_decode.py [--batches 1 64] [--variants ...] [--out DIR]"""
 import argparse, functools, time
 from collections import defaultdict
 from pathlib import Path
 import torch
 import ghostvis.attention as attention
+import ghostvis.model as model_module
+from tune_decode import decode_by_reductions
 import ghostvis.rmsnorm as rmsnorm
 import ghostvis.mlp as mlp
 from ghostvis.core import triton_runs
@@ -15,13 +18,28 @@ from ghostvis.model import GPT, get_vlm_small_config
 
 def patch(name):
     "Switch paths by patching the dispatchers (a profiling tool: the library picks by itself)."
-    saved = attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton, torch.compile
+    saved = (attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton, torch.compile,
+             attention.decode_attention, model_module.attention_with_kv_cache)
     if name == "autotune": torch.compile = functools.partial(saved[3], mode="max-autotune-no-cudagraphs")
-    if name != "triton": attention._decode_kernel_applies = lambda q, backend: False
+    if not name.startswith("triton"): attention._decode_kernel_applies = lambda q, backend: False
     else: attention._decode_kernel_applies = lambda q, backend: q.shape[1] == 1
+    if name == "triton8": attention.decode_attention = functools.partial(saved[4], programs_per_sm=8)
     if name == "opaque": rmsnorm.auto_picks_triton = mlp.auto_picks_triton = triton_runs
-    def restore(): attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton, torch.compile = saved
+    if name == "reduce": model_module.attention_with_kv_cache = reductions_for_decode(saved[5])
+    def restore():
+        (attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton, torch.compile,
+         attention.decode_attention, model_module.attention_with_kv_cache) = saved
     return restore
+
+def reductions_for_decode(original):
+    "attention_with_kv_cache whose graph-safe one-token steps write the cache and attend with `decode_by_reductions`."
+    def call(q, k_cache, v_cache, cache_seqlens, k_new=None, v_new=None, scale=None, backend="auto", graph_safe=False):
+        if q.shape[1] != 1 or not graph_safe or k_new is None:
+            return original(q, k_cache, v_cache, cache_seqlens, k_new, v_new, scale=scale, backend=backend, graph_safe=graph_safe)
+        rows, pos = torch.arange(q.shape[0], device=q.device), cache_seqlens.long()
+        k_cache[rows, pos] = k_new[:, 0].to(k_cache.dtype); v_cache[rows, pos] = v_new[:, 0].to(v_cache.dtype)
+        return decode_by_reductions(q[:, 0], k_cache, v_cache, cache_seqlens + 1, scale)[:, None]
+    return call
 
 def timed(fn) -> float:
     torch.cuda.synchronize(); t = time.perf_counter(); fn(); torch.cuda.synchronize()

@@ -1,5 +1,7 @@
 """Decode attention of the d20 engine shapes (GPU): the SDPA-with-mask path over the whole cache (what the CUDA-graph
 engine runs) against the Triton split-K kernel over the valid positions only, for a sweep of its launch settings.
+Also `decode_by_reductions`: attention written as two reductions (q.K over D, p.V over the cache) and a masked
+softmax, compiled by inductor, which is what the engine's compiled decode step could run instead of SDPA.
 Each variant is timed as 20 calls (one per layer) captured in one CUDA graph, as the engine replays them.
 Usage: python tools/tune_decode.py [--batches 1 8 64] [--out DIR]"""
 import argparse, itertools, json
@@ -7,6 +9,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from ghostvis.attention import decode_attention
+
+def decode_by_reductions(q, k_cache, v_cache, lengths, scale=None):
+    "q (B, H, D) against the first `lengths[b]` positions of a (B, L, Hkv, D) cache, as elementwise ops and reductions."
+    B, H, D = q.shape
+    Hkv = k_cache.shape[2]
+    qg = q.view(B, 1, Hkv, H // Hkv, D).float() * (D ** -0.5 if scale is None else scale)
+    scores = (qg * k_cache[:, :, :, None].float()).sum(-1)                          # (B, L, Hkv, G)
+    valid = torch.arange(k_cache.shape[1], device=q.device)[None, :] < lengths[:, None]
+    p = scores.masked_fill(~valid[:, :, None, None], float("-inf")).softmax(1)
+    return (p[..., None] * v_cache[:, :, :, None].float()).sum(1).reshape(B, H, D).to(q.dtype)
 
 def graph_us(fn, layers: int = 20, reps: int = 50) -> float:
     "Microseconds per call of `fn` replayed `layers` times in a CUDA graph."
@@ -38,7 +50,12 @@ def main():
         ref = F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask)[:, :, 0]
         sdpa_us = graph_us(lambda: F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask))
         rows.append(dict(batch=B, variant="sdpa mask, whole cache", us=sdpa_us))
-        for block_n, pps, warps in itertools.product((32, 64, 128), (1, 2, 4, 8, 16), (2, 4, 8)):
+        for mode in ("default", "max-autotune-no-cudagraphs"):
+            torch._dynamo.reset()
+            fn = torch.compile(decode_by_reductions, mode=mode, dynamic=False)
+            err = (fn(q, kc, vc, lengths).float() - ref.float()).abs().max().item()
+            rows.append(dict(batch=B, variant=f"inductor reductions ({mode})", us=graph_us(lambda: fn(q, kc, vc, lengths)), max_err=err))
+        for block_n, pps, warps in itertools.product((16, 32, 64, 128), (1, 2, 4, 8, 16), (2, 4, 8)):
             fn = lambda: decode_attention(q, kc, vc, lengths, block_n=block_n, programs_per_sm=pps, num_warps=warps)
             err = (fn().float() - ref.float()).abs().max().item()
             rows.append(dict(batch=B, variant=f"triton block_n={block_n} programs/SM={pps} warps={warps}", us=graph_us(fn), max_err=err))
@@ -48,7 +65,7 @@ def main():
     for B in a.batches:
         rs = sorted((r for r in rows if r["batch"] == B), key=lambda r: r["us"])
         print(f"-- batch {B} (valid {a.length} of {a.max_len} positions): fastest 8, and SDPA")
-        for r in rs[:8] + [r for r in rs if r["variant"].startswith("sdpa")]:
+        for r in rs[:8] + [r for r in rs if r["variant"].startswith(("sdpa", "inductor")) or "programs/SM=2 warps=4" in r["variant"] and "=64 " in r["variant"]]:
             print(f"   {r['us']:7.1f} us  {r['variant']}  {('max err %.3g' % r['max_err']) if 'max_err' in r else ''}")
 
 if __name__ == "__main__": main()
