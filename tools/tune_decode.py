@@ -59,7 +59,7 @@ def main():
         sdpa_us = graph_us([lambda kc=kc, vc=vc: sdpa(kc, vc) for kc, vc in caches])
         rows.append(dict(batch=B, variant="sdpa mask, whole cache", us=sdpa_us))
         valid_mb = 2 * int(lengths.sum()) * H * D * 2 / 1e6
-        settings = (itertools.product((64,), (2, 8), (4,), (2, 3)) if a.quick else
+        settings = (itertools.product((32, 64, 128), (2, 8, 16), (2, 4), (1,)) if a.quick else
                     itertools.product((32, 64, 128), (1, 2, 4, 8), (2, 4, 8), (1, 2, 3, 4)))
         for block_n, pps, warps, stages in settings:
             kw = dict(block_n=block_n, programs_per_sm=pps, num_warps=warps, num_stages=stages)
