@@ -1,6 +1,7 @@
 """Where a d20 decode step's time goes (GPU): generated tok/s and the top CUDA kernels per decode step of the compiled,
-CUDA-graph engine: `sdpa` (the default: SDPA with a length mask, norms and SwiGLU left to inductor, one graph),
-`triton` (the Triton decode kernel), `triton8` (the same with 8 programs per SM), `tuned` (the kernel with the settings of --tuned), `reduce` (attention as inductor
+CUDA-graph engine: `auto` (what the library picks: the Triton dot decode kernel since session 6), `sdpa` (SDPA
+with a length mask over the whole cache, the default before; norms and SwiGLU left to inductor, one graph),
+`triton` (the Triton decode kernel, sum form, session 5's settings), `triton8` (the same with 8 programs per SM), `tuned` (the kernel with the settings of --tuned), `reduce` (attention as inductor
 reductions, `tune_decode.decode_by_reductions`) and `autotune` (the default under max-autotune-no-cudagraphs), `opaque` (our Triton norm and SwiGLU kernels called from the graph, i.e. graph
 breaks, as before session 5). Usage: python tools/profile_decode.py [--batches 1 64] [--variants ...] [--out DIR]"""
 import argparse, functools, json, time
@@ -23,9 +24,10 @@ def patch(name):
     saved = (attention._decode_kernel_applies, rmsnorm.auto_picks_triton, mlp.auto_picks_triton, torch.compile,
              attention.decode_attention, model_module.attention_with_kv_cache)
     if name == "autotune": torch.compile = functools.partial(saved[3], mode="max-autotune-no-cudagraphs")
-    if not name.startswith(("triton", "tuned")): attention._decode_kernel_applies = lambda q, backend: False
-    else: attention._decode_kernel_applies = lambda q, backend: q.shape[1] == 1
-    if name == "triton8": attention.decode_attention = functools.partial(saved[4], programs_per_sm=8)
+    if name == "sdpa": attention._decode_kernel_applies = lambda q, backend: False
+    elif name.startswith(("triton", "tuned")): attention._decode_kernel_applies = lambda q, backend: q.shape[1] == 1
+    if name == "triton": attention.decode_attention = functools.partial(saved[4], use_dot=False, programs_per_sm=2, num_stages=3)
+    if name == "triton8": attention.decode_attention = functools.partial(saved[4], use_dot=False, programs_per_sm=8, num_stages=3)
     if name == "tuned": attention.decode_attention = functools.partial(saved[4], **TUNED)
     if name == "opaque": rmsnorm.auto_picks_triton = mlp.auto_picks_triton = triton_runs
     if name == "reduce": model_module.attention_with_kv_cache = reductions_for_decode(saved[5])
@@ -60,7 +62,7 @@ def kernels_per_step(fn, steps):
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument("--batches", type=int, nargs="+", default=[1, 64])
-    p.add_argument("--variants", nargs="+", default=["sdpa", "triton", "opaque"]); p.add_argument("--out", default="/tmp/out")
+    p.add_argument("--variants", nargs="+", default=["auto", "sdpa"]); p.add_argument("--out", default="/tmp/out")
     p.add_argument("--tuned", default="{}", help="JSON of decode_attention settings for the `tuned` variant")
     a = p.parse_args(); TUNED.update(json.loads(a.tuned))
     model = GPT(get_vlm_small_config(20)).cuda().bfloat16().eval()

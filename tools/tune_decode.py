@@ -6,11 +6,12 @@ engine's decode of 128 new tokens after a 128-token prompt.
 `decode_by_reductions` (attention as two reductions and a masked softmax, for inductor) was measured in session 6:
 43 us with max-autotune, 79 us by default, against SDPA's 40 us (batch 64, one cache): not kept, but importable.
 Usage: python tools/tune_decode.py [--batches 1 8 64] [--out DIR]"""
-import argparse, itertools, json
+import argparse, itertools, json, sys
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from ghostvis.attention import decode_attention
+from ghostvis.core import save_results
 
 def decode_by_reductions(q, k_cache, v_cache, lengths, scale=None):
     "q (B, H, D) against the first `lengths[b]` positions of a (B, L, Hkv, D) cache, as elementwise ops and reductions."
@@ -21,6 +22,9 @@ def decode_by_reductions(q, k_cache, v_cache, lengths, scale=None):
     valid = torch.arange(k_cache.shape[1], device=q.device)[None, :] < lengths[:, None]
     p = scores.masked_fill(~valid[:, :, None, None], float("-inf")).softmax(1)
     return (p[..., None] * v_cache[:, :, :, None].float()).sum(1).reshape(B, H, D).to(q.dtype)
+
+DEFAULTS = ("triton sum block_n=64 programs/SM=2 warps=4 stages=3",    # the sum kernel's settings before session 6
+            "triton dot block_n=64 programs/SM=4 warps=4 stages=2")    # decode_attention's defaults since session 6
 
 def graph_us(fns) -> float:
     "Microseconds per call of the `fns` (one per layer, each on its own cache) replayed in one CUDA graph."
@@ -59,7 +63,7 @@ def main():
         sdpa_us = graph_us([lambda kc=kc, vc=vc: sdpa(kc, vc) for kc, vc in caches])
         rows.append(dict(batch=B, variant="sdpa mask, whole cache", us=sdpa_us))
         valid_mb = 2 * int(lengths.sum()) * H * D * 2 / 1e6
-        settings = ([(False, 64, 16, 2, 1), (False, 32, 8, 2, 1), (False, 64, 2, 4, 3)]     # the sum kernel: session 6's best, the defaults
+        settings = ([(False, 64, 16, 2, 1), (False, 32, 8, 2, 1), (False, 64, 2, 4, 3)]     # the sum kernel: session 6's best, the old defaults
                     + list(itertools.product((True,), (32, 64, 128) if not a.quick else (64,), (1, 2, 4, 8, 16), (4, 8), (2, 3) if a.quick else (1, 2, 3, 4))))
         for use_dot, block_n, pps, warps, stages in settings:
             kw = dict(block_n=block_n, programs_per_sm=pps, num_warps=warps, num_stages=stages, use_dot=use_dot)
@@ -72,12 +76,16 @@ def main():
         print(f"b{B}: sdpa {sdpa_us:.1f} us, best {best['variant']} {best['us']:.1f} us; valid K+V {valid_mb:.1f} MB per layer", flush=True)
         del caches; torch.cuda.empty_cache()
     Path(a.out).mkdir(parents=True, exist_ok=True); (Path(a.out) / "tune_decode.json").write_text(json.dumps(rows, indent=1))
+    # the same rows with provenance, as nbs/benchmarks/decode_tune.csv (01_attention reads it)
+    shape = lambda B: f"d20 decode, batch {B}, {H} heads x {D}, lengths {a.max_len // 2 + 1}..{a.max_len} of {a.max_len}"
+    save_results([dict(component="decode_tune", variant=r["variant"], shape=shape(r["batch"]), metric="us per call", value=r["us"], unit="us")
+                  for r in rows], "decode_tune", directory=a.out, command="python tools/tune_decode.py " + " ".join(sys.argv[1:]))
     best = {B: min((r for r in rows if r["batch"] == B and "settings" in r), key=lambda r: r["us"])["settings"] for B in a.batches}
     (Path(a.out) / "tune_decode_best.json").write_text(json.dumps(best))
     for B in a.batches:
         rs = sorted((r for r in rows if r["batch"] == B), key=lambda r: r["us"])
         print(f"-- batch {B} (lengths {a.max_len // 2 + 1}..{a.max_len} of {a.max_len} positions, {a.layers} caches): fastest 8, SDPA, the defaults")
-        for r in rs[:8] + [r for r in rs if r["variant"].startswith("sdpa") or r["variant"] == "triton sum block_n=64 programs/SM=2 warps=4 stages=3"]:
+        for r in rs[:8] + [r for r in rs if r["variant"].startswith("sdpa") or r["variant"] in DEFAULTS]:
             print(f"   {r['us']:7.1f} us  {r['variant']}  {('max err %.3g, valid K+V at %.2f TB/s' % (r['max_err'], r['valid_TBps'])) if 'max_err' in r else ''}")
 
 if __name__ == "__main__": main()
