@@ -6,7 +6,7 @@ engine's decode of 128 new tokens after a 128-token prompt.
 `decode_by_reductions` (attention as two reductions and a masked softmax, for inductor) was measured in session 6:
 43 us with max-autotune, 79 us by default, against SDPA's 40 us (batch 64, one cache): not kept, but importable.
 Usage: python tools/tune_decode.py [--batches 1 8 64] [--out DIR]"""
-import argparse, itertools, json, sys
+import argparse, inspect, itertools, json, sys
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -23,8 +23,13 @@ def decode_by_reductions(q, k_cache, v_cache, lengths, scale=None):
     p = scores.masked_fill(~valid[:, :, None, None], float("-inf")).softmax(1)
     return (p[..., None] * v_cache[:, :, :, None].float()).sum(1).reshape(B, H, D).to(q.dtype)
 
-DEFAULTS = ("triton sum block_n=64 programs/SM=2 warps=4 stages=3",    # the sum kernel's settings before session 6
-            "triton dot block_n=64 programs/SM=4 warps=4 stages=2")    # decode_attention's defaults since session 6
+def variant_name(use_dot, block_n, programs_per_sm, num_warps, num_stages) -> str:
+    "The row name in tune_decode.json and decode_tune.csv (01_attention looks up the defaults' row by it)."
+    return f"triton {'dot' if use_dot else 'sum'} block_n={block_n} programs/SM={programs_per_sm} warps={num_warps} stages={num_stages}"
+
+_signature = {k: p.default for k, p in inspect.signature(decode_attention).parameters.items()}
+DEFAULTS = (variant_name(False, 64, 2, 4, 3),                          # the sum kernel's settings before session 6
+            variant_name(True, *(_signature[k] for k in ("block_n", "programs_per_sm", "num_warps", "num_stages"))))  # decode_attention's defaults
 
 def graph_us(fns) -> float:
     "Microseconds per call of the `fns` (one per layer, each on its own cache) replayed in one CUDA graph."
@@ -70,7 +75,7 @@ def main():
             try: err = (decode_attention(q, *caches[0], lengths, **kw).float() - ref.float()).abs().max().item()
             except Exception as e: print(f"skip {kw}: {type(e).__name__}"); continue   # e.g. out of shared memory
             us = graph_us([lambda kc=kc, vc=vc: decode_attention(q, kc, vc, lengths, **kw) for kc, vc in caches])
-            rows.append(dict(batch=B, variant=f"triton {'dot' if use_dot else 'sum'} block_n={block_n} programs/SM={pps} warps={warps} stages={stages}", settings=kw,
+            rows.append(dict(batch=B, variant=variant_name(use_dot, block_n, pps, warps, stages), settings=kw,
                              us=us, max_err=err, valid_TBps=valid_mb / us))
         best = min((r for r in rows if r["batch"] == B), key=lambda r: r["us"])
         print(f"b{B}: sdpa {sdpa_us:.1f} us, best {best['variant']} {best['us']:.1f} us; valid K+V {valid_mb:.1f} MB per layer", flush=True)
