@@ -1,13 +1,20 @@
 """Where the d20 training step's time goes (GPU): forward / backward / optimizer per configuration, and the top CUDA
-kernels of one compiled step. Usage: python tools/profile_train.py [--steps N] [--out DIR]"""
+kernels of one configuration's step. Usage: python tools/profile_train.py [--steps N] [--out DIR] [--configs NAME..]
+[--profile NAME]; "+cdt" in a name turns on inductor's coordinate-descent tuning of its generated kernels."""
 import argparse, json, time
 from pathlib import Path
 import torch
 from ghostvis.model import GPT, get_vlm_small_config
 from ghostvis.optim import build_optimizers
 
-def make(fused: bool, compile_: bool, muon: bool):
+CONFIGS = {   # name -> (fused, compile, muon)
+    "compile": (False, True, True), "fused+compile": (True, True, True), "fused+compile, AdamW only": (True, True, False),
+    "fused+compile, AdamW only +cdt": (True, True, False), "eager": (False, False, True), "fused": (True, False, True)}
+
+def make(fused: bool, compile_: bool, muon: bool, cdt: bool = False):
     torch._dynamo.reset()
+    import torch._inductor.config as inductor
+    inductor.coordinate_descent_tuning = cdt
     model = GPT(get_vlm_small_config(20, use_fused_kernels=fused)).cuda()
     opts = build_optimizers(model, model_dim=1280, use_muon=muon, verbose=False)
     fwd = torch.compile(model) if compile_ else model
@@ -36,31 +43,31 @@ def by_kind(prof, steps: int) -> str:
         if e.device_time_total <= 0: continue
         kind = next((k for k, keys in kinds.items() if any(t in e.key.lower() for t in keys)), "other")
         total[kind] = total.get(kind, 0) + e.device_time_total / 1e3 / steps
-    return "\n".join(f"{k:<20} {v:8.1f} ms/step" for k, v in sorted(total.items(), key=lambda kv: -kv[1])) + f"\n{'all':<20} {sum(total.values()):8.1f}"
+    return "\n".join(f"{k:<20} {v:8.1f} ms/step" for k, v in sorted(total.items(), key=lambda kv: -kv[1])) + f"\n{'all kernels':<20} {sum(total.values()):8.1f}"
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument("--steps", type=int, default=10); p.add_argument("--out", default="/tmp/out")
-    p.add_argument("--all", action="store_true", help="also the eager configurations")
+    p.add_argument("--configs", nargs="+", default=["compile", "fused+compile", "fused+compile, AdamW only"], choices=list(CONFIGS))
+    p.add_argument("--profile", default="fused+compile, AdamW only", help="the configuration whose kernels are listed")
     a = p.parse_args()
     x = torch.randint(0, 65536, (16, 2048), device="cuda")
-    configs = {"compile": (False, True, True), "fused+compile": (True, True, True), "fused+compile, AdamW only": (True, True, False)}
-    if a.all: configs.update({"eager": (False, False, True), "fused": (True, False, True)})   # (fused, compile, muon)
     rows = []
-    for name, cfg in configs.items():
-        model, fwd, opts = make(*cfg)
+    for name in a.configs:
+        model, fwd, opts = make(*CONFIGS[name], cdt="+cdt" in name)
         fpt = model.estimate_flops()
         r = timed_steps(fwd, opts, x, a.steps)
         total = sum(r.values()); r.update(name=name, total_ms=total, mfu=fpt * x.numel() / (total / 1e3) / 989e12)
         rows.append(r); print(json.dumps(r), flush=True)
-        if name == "fused+compile":
+        if name == a.profile:
             from torch.profiler import profile, ProfilerActivity
-            with profile(activities=[ProfilerActivity.CUDA]) as prof: timed_steps(fwd, opts, x, 5)
-            table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=50, max_name_column_width=90)
-            kinds = by_kind(prof, 5)
+            with profile(activities=[ProfilerActivity.CUDA]) as prof: wall = timed_steps(fwd, opts, x, 5)
+            table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=60, max_name_column_width=110)
+            kinds = by_kind(prof, 5) + f"\n{'step (wall, median)':<20} {sum(wall.values()):8.1f}"
             Path(a.out).mkdir(parents=True, exist_ok=True); (Path(a.out) / "profile_train.txt").write_text(table + "\n" + kinds)
-            print(table[:9000]); print(kinds, flush=True)
+            print(table[:12000]); print(kinds, flush=True)
         del model, fwd, opts; torch.cuda.empty_cache()
-    print(f"{'config':<24} {'fwd':>8} {'bwd':>8} {'opt':>8} {'total':>8} {'MFU':>6}")
-    for r in rows: print(f"{r['name']:<24} {r['fwd_ms']:>8.1f} {r['bwd_ms']:>8.1f} {r['opt_ms']:>8.1f} {r['total_ms']:>8.1f} {100*r['mfu']:>5.1f}%")
+    Path(a.out).mkdir(parents=True, exist_ok=True); (Path(a.out) / "profile_train.json").write_text(json.dumps(rows, indent=1))
+    print(f"{'config':<32} {'fwd':>8} {'bwd':>8} {'opt':>8} {'total':>8} {'MFU':>6}")
+    for r in rows: print(f"{r['name']:<32} {r['fwd_ms']:>8.1f} {r['bwd_ms']:>8.1f} {r['opt_ms']:>8.1f} {r['total_ms']:>8.1f} {100*r['mfu']:>5.1f}%")
 
 if __name__ == "__main__": main()
