@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # FlashAttention-4 on the lent GPU machine, whose calls carry at most 64 MiB: the wheels (ENVIRONMENT.md's list) go in
-# two parts, the 92 MB nvidia-cutlass-dsl-libs-cu13 wheel split in two halves.
+# two parts, the 92 MB nvidia-cutlass-dsl-libs-cu13 wheel split in two halves (part1: the first half alone, ~48 MB, so
+# that call can also carry .whl; part2: the second half and the other wheels).
 #   here:    bash tools/fa4.sh download            # pip download into .wheels/fa4, split into .wheels/part1 .wheels/part2
 #   device:  call 1 carrying .wheels/part1:  bash tools/fa4.sh stage 1
 #            call 2 carrying .wheels/part2:  bash tools/fa4.sh stage 2 && bash tools/fa4.sh install
@@ -19,7 +20,7 @@ case ${1:-} in
     split -b 46m "$big" .wheels/part1/big.
     mv .wheels/part1/big.ab .wheels/part2/
     basename "$big" > .wheels/part1/big.name
-    for w in .wheels/fa4/*.whl; do [ "$w" = "$big" ] || cp "$w" .wheels/part1/; done
+    for w in .wheels/fa4/*.whl; do [ "$w" = "$big" ] || cp "$w" .wheels/part2/; done   # part1 leaves room for .whl
     du -sh .wheels/part1 .wheels/part2 ;;
   stage)
     mkdir -p "$STAGE" && cp .wheels/part"$2"/* "$STAGE"/ && ls -la "$STAGE" ;;

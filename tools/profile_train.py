@@ -9,7 +9,7 @@ from ghostvis.optim import build_optimizers
 
 CONFIGS = {   # name -> (fused, compile, muon)
     "compile": (False, True, True), "fused+compile": (True, True, True), "fused+compile, AdamW only": (True, True, False),
-    "fused+compile, AdamW only +cdt": (True, True, False), "eager": (False, False, True), "fused": (True, False, True)}
+    "fused+compile, AdamW only +cdt": (True, True, False), "fused+compile +cdt": (True, True, True), "eager": (False, False, True), "fused": (True, False, True)}
 
 def make(fused: bool, compile_: bool, muon: bool, cdt: bool = False):
     torch._dynamo.reset()
