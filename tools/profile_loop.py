@@ -19,6 +19,7 @@ class OneBatch:
     def next_batch(self):
         if self.batch is None: self.batch = self.loader.next_batch()
         return self.batch
+    def close(self): pass
     def __getattr__(self, name): return getattr(self.loader, name)
 
 def main():
