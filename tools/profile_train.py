@@ -1,17 +1,19 @@
 """Where the d20 training step's time goes (GPU): forward / backward / optimizer per configuration, and the top CUDA
 kernels of one configuration's step. Usage: python tools/profile_train.py [--steps N] [--out DIR] [--configs NAME..]
-[--profile NAME]; "+cdt" in a name turns on inductor's coordinate-descent tuning of its generated kernels."""
+[--profile NAME]; the "+cdt" configurations tune inductor's generated kernels (coordinate descent)."""
 import argparse, json, time
 from pathlib import Path
 import torch
 from ghostvis.model import GPT, get_vlm_small_config
 from ghostvis.optim import build_optimizers
 
-CONFIGS = {   # name -> (fused, compile, muon)
-    "compile": (False, True, True), "fused+compile": (True, True, True), "fused+compile, AdamW only": (True, True, False),
-    "fused+compile, AdamW only +cdt": (True, True, False), "fused+compile +cdt": (True, True, True), "eager": (False, False, True), "fused": (True, False, True)}
+CONFIGS = {   # name -> (fused, compile, muon, coordinate-descent tuning of inductor's kernels)
+    "compile": (False, True, True, False), "fused+compile": (True, True, True, False),
+    "fused+compile +cdt": (True, True, True, True), "fused+compile, AdamW only": (True, True, False, False),
+    "fused+compile, AdamW only +cdt": (True, True, False, True), "eager": (False, False, True, False),
+    "fused": (True, False, True, False)}
 
-def make(fused: bool, compile_: bool, muon: bool, cdt: bool = False):
+def make(fused: bool, compile_: bool, muon: bool, cdt: bool):
     torch._dynamo.reset()
     import torch._inductor.config as inductor
     inductor.coordinate_descent_tuning = cdt
@@ -53,7 +55,7 @@ def main():
     x = torch.randint(0, 65536, (16, 2048), device="cuda")
     rows = []
     for name in a.configs:
-        model, fwd, opts = make(*CONFIGS[name], cdt="+cdt" in name)
+        model, fwd, opts = make(*CONFIGS[name])
         fpt = model.estimate_flops()
         r = timed_steps(fwd, opts, x, a.steps)
         total = sum(r.values()); r.update(name=name, total_ms=total, mfu=fpt * x.numel() / (total / 1e3) / 989e12)
