@@ -5,14 +5,15 @@
 # %% ../nbs/80_bench.ipynb #7884e3c0
 from __future__ import annotations
 import argparse, importlib, sys, time
-from .core import save_results, backend_log_lines, print0, benchmarks_dir
+from .core import backend_log_lines, print0
+from .results import save_results, benchmarks_dir
 
 # %% auto #0
 __all__ = ['BENCHMARKS', 'CPU_ONLY', 'run_benchmark', 'format_rows', 'parse_args', 'main']
 
 # %% ../nbs/80_bench.ipynb #f9bad7fd
 BENCHMARKS = {  # component -> "module:function"; the function takes `quick` and returns result rows
-    "ceilings": "ghostvis.core:benchmark_ceilings",
+    "ceilings": "ghostvis.results:benchmark_ceilings",
     "rmsnorm": "ghostvis.rmsnorm:benchmark",
     "attention": "ghostvis.attention:benchmark",
     "mlp": "ghostvis.mlp:benchmark",

@@ -5,7 +5,8 @@
 # %% ../nbs/90_benchmarks.ipynb #1fa052a2
 from __future__ import annotations
 import torch
-from .core import bench, default_device, load_results, print0, provenance_caption
+from .core import bench, default_device, print0
+from .results import load_results, provenance_caption
 
 # %% auto #0
 __all__ = ['STAGES', 'HEADLINES', 'benchmark', 'breakdown_table', 'results_table', 'plot_breakdown', 'headline_table', 'explorer']
@@ -145,7 +146,7 @@ def explorer(component: str = "rmsnorm", device: str = "cuda"):
     import ipywidgets as W
     import matplotlib.pyplot as plt
     from ghostvis.bench import BENCHMARKS, run_benchmark
-    from ghostvis.core import plot_results
+    from ghostvis.results import plot_results
     comp = W.Dropdown(options=list(BENCHMARKS), value=component, description="benchmark")
     shape, metric = W.Dropdown(description="shape"), W.Dropdown(description="metric")
     rerun = W.Button(description="Re-run here", disabled=not torch.cuda.is_available(),

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from ghostvis.attention import decode_attention
-from ghostvis.core import save_results
+from ghostvis.results import save_results
 
 def decode_by_reductions(q, k_cache, v_cache, lengths, scale=None):
     "q (B, H, D) against the first `lengths[b]` positions of a (B, L, Hkv, D) cache, as elementwise ops and reductions."
@@ -24,7 +24,7 @@ def decode_by_reductions(q, k_cache, v_cache, lengths, scale=None):
     return (p[..., None] * v_cache[:, :, :, None].float()).sum(1).reshape(B, H, D).to(q.dtype)
 
 def variant_name(use_dot, block_n, programs_per_sm, num_warps, num_stages) -> str:
-    "The row name in tune_decode.json and decode_tune.csv (01_attention looks up the defaults' row by it)."
+    "The row name in tune_decode.json and decode_tune.csv (02_attention looks up the defaults' row by it)."
     return f"triton {'dot' if use_dot else 'sum'} block_n={block_n} programs/SM={programs_per_sm} warps={num_warps} stages={num_stages}"
 
 _signature = {k: p.default for k, p in inspect.signature(decode_attention).parameters.items()}
@@ -81,7 +81,7 @@ def main():
         print(f"b{B}: sdpa {sdpa_us:.1f} us, best {best['variant']} {best['us']:.1f} us; valid K+V {valid_mb:.1f} MB per layer", flush=True)
         del caches; torch.cuda.empty_cache()
     Path(a.out).mkdir(parents=True, exist_ok=True); (Path(a.out) / "tune_decode.json").write_text(json.dumps(rows, indent=1))
-    # the same rows with provenance, as nbs/benchmarks/decode_tune.csv (01_attention reads it)
+    # the same rows with provenance, as nbs/benchmarks/decode_tune.csv (02_attention reads it)
     shape = lambda B: f"d20 decode, batch {B}, {H} heads x {D}, lengths {a.max_len // 2 + 1}..{a.max_len} of {a.max_len}"
     save_results([dict(component="decode_tune", variant=r["variant"], shape=shape(r["batch"]), metric="us per call", value=r["us"], unit="us")
                   for r in rows], "decode_tune", directory=a.out, command="python tools/tune_decode.py " + " ".join(sys.argv[1:]))
