@@ -5,20 +5,28 @@
 # %% ../nbs/08_model.ipynb #ce6109bf
 from __future__ import annotations
 import math
-from dataclasses import dataclass, asdict, fields
+import warnings
+from dataclasses import dataclass, asdict, fields, InitVar
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .attention import attention, attention_with_kv_cache
+from .attention import attention, attention_with_kv_cache, DENSE_BACKENDS, PACKED_BACKENDS
 from .rmsnorm import RMSNorm
 from .mlp import SwiGLUMLP
 from .loss import fused_linear_cross_entropy, linear_cross_entropy_ref
 
 # %% auto #0
-__all__ = ['GPTConfig', 'rope_cos_sin', 'apply_rope', 'Block', 'KVCache', 'GPT', 'get_vlm_small_config', 'get_tiny_config',
-           'preset_table']
+__all__ = ['ATTENTION_CHOICES', 'check_attention_backend', 'GPTConfig', 'rope_cos_sin', 'apply_rope', 'Block', 'KVCache', 'GPT',
+           'get_small_config', 'get_vlm_small_config', 'get_tiny_config', 'preset_table']
 
 # %% ../nbs/08_model.ipynb #ce294436
+ATTENTION_CHOICES = ("auto", *dict.fromkeys(DENSE_BACKENDS + PACKED_BACKENDS))
+
+def check_attention_backend(name: str, owner: str) -> None:
+    "A config's `attention_backend` must be one the dispatcher knows."
+    if name not in ATTENTION_CHOICES:
+        raise ValueError(f"{owner}.attention_backend must be one of {', '.join(ATTENTION_CHOICES)}, got {name!r}")
+
 @dataclass
 class GPTConfig:
     "Shape and options of the language model."
@@ -34,12 +42,18 @@ class GPTConfig:
     qk_norm: bool = False
     tie_embeddings: bool = False
     logit_softcap: float | None = None   # nanochat-style tanh cap; has no HF equivalent, so export refuses it
-    use_flash_attn: bool = True          # let the dispatcher pick a fast backend; False: the math reference
+    attention_backend: str = "auto"      # auto: the dispatcher picks the fastest attention that runs here; math: the reference
     use_fused_kernels: bool = True       # Triton RMSNorm / SwiGLU / cross-entropy where Triton runs
     compile_mlp: bool = False            # torch.compile the MLP (takes precedence over the fused activation)
     image_token_id: int | None = None
+    use_flash_attn: InitVar[bool | None] = None   # deprecated name for attention_backend "auto" (True) / "math" (False)
 
-    def __post_init__(self):
+    def __post_init__(self, use_flash_attn=None):
+        if use_flash_attn is not None:
+            warnings.warn("GPTConfig(use_flash_attn=...) is deprecated (it never meant the flash-attn package): "
+                          f"use attention_backend={'auto' if use_flash_attn else 'math'!r}", DeprecationWarning, stacklevel=3)
+            self.attention_backend = "auto" if use_flash_attn else "math"
+        check_attention_backend(self.attention_backend, "GPTConfig")
         for name in ("sequence_len", "vocab_size", "n_layer", "n_head", "n_kv_head", "n_embd", "intermediate_size"):
             v = getattr(self, name)
             if not isinstance(v, int) or v <= 0: raise ValueError(f"GPTConfig.{name} must be a positive integer, got {v!r}")
@@ -63,6 +77,8 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "GPTConfig":
+        d = dict(d)
+        if "use_flash_attn" in d: d["attention_backend"] = "auto" if d.pop("use_flash_attn") else "math"   # older checkpoints
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown: raise ValueError(f"unknown GPTConfig fields {unknown}: is this checkpoint from another ghostvis version?")
@@ -83,7 +99,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 # %% ../nbs/08_model.ipynb #9075ceff
 def _kernel_backend(config) -> str: return "auto" if config.use_fused_kernels else "torch"
-def _attn_backend(config) -> str: return "auto" if config.use_flash_attn else "math"
+def _attn_backend(config) -> str: return config.attention_backend
 def _mlp_impl(config) -> str: return "compile" if config.compile_mlp else "fused" if config.use_fused_kernels else "eager"
 
 class Block(nn.Module):
@@ -211,14 +227,19 @@ class GPT(nn.Module):
         return 6 * self.num_params(non_embedding=True) + 12 * c.n_layer * c.n_head * c.head_dim * c.sequence_len
 
 # %% ../nbs/08_model.ipynb #76d3afe5
-def get_vlm_small_config(depth: int = 20, vocab_size: int = 65536, sequence_len: int = 2048, **overrides) -> GPTConfig:
-    "nanochat-style preset: width 64 x depth, head_dim 128, SwiGLU hidden 8/3 x width (multiple of 128)."
+def get_small_config(depth: int = 20, vocab_size: int = 65536, sequence_len: int = 2048, **overrides) -> GPTConfig:
+    "The language model preset (nanochat-style): width 64 x depth, head_dim 128, SwiGLU hidden 8/3 x width (multiple of 128)."
     if depth <= 0: raise ValueError(f"depth must be positive, got {depth}")
     n_embd = 64 * depth
     n_head = max(1, n_embd // 128)
     hidden = -(-8 * n_embd // 3 // 128) * 128
     return GPTConfig(**{**dict(sequence_len=sequence_len, vocab_size=vocab_size, n_layer=depth, n_head=n_head, n_kv_head=n_head,
                                n_embd=n_embd, intermediate_size=hidden), **overrides})
+
+def get_vlm_small_config(*args, **kwargs) -> GPTConfig:
+    "Deprecated name of `get_small_config` (the preset is the text model's, used alone or inside a VLM)."
+    warnings.warn("get_vlm_small_config is deprecated: use get_small_config", DeprecationWarning, stacklevel=2)
+    return get_small_config(*args, **kwargs)
 
 def get_tiny_config(**overrides) -> GPTConfig:
     "A model small enough to train on a CPU in minutes: 2 layers, width 64, 4 heads sharing 2 KV heads."
@@ -230,7 +251,7 @@ def preset_table(depths=(4, 8, 12, 16, 20, 26)):
     import pandas as pd
     rows = []
     for d in depths:
-        with torch.device("meta"): m = GPT(get_vlm_small_config(d))
+        with torch.device("meta"): m = GPT(get_small_config(d))
         c = m.config
         rows.append(dict(depth=d, n_embd=c.n_embd, n_head=c.n_head, intermediate=c.intermediate_size,
                          params_M=round(m.num_params() / 1e6, 1), non_embedding_M=round(m.num_params(True) / 1e6, 1),

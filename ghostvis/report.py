@@ -28,9 +28,9 @@ def _breakdown_cases(device, quick: bool):
     from ghostvis.rmsnorm import rms_norm, rms_norm_ref
     from ghostvis.mlp import SwiGLUMLP
     from ghostvis.loss import fused_linear_cross_entropy, linear_cross_entropy_ref
-    from ghostvis.model import get_vlm_small_config, get_tiny_config
+    from ghostvis.model import get_small_config, get_tiny_config
     cuda = device.type == "cuda"
-    c = get_vlm_small_config(20) if cuda and not quick else get_tiny_config()
+    c = get_small_config(20) if cuda and not quick else get_tiny_config()
     B, T = (16, 2048) if cuda and not quick else (2, 64)
     dt = torch.bfloat16 if cuda else torch.float32
     N, D, H, hd = B * T, c.n_embd, c.n_head, c.head_dim

@@ -5,14 +5,15 @@
 # %% ../nbs/09_vision.ipynb #0089c8ad
 from __future__ import annotations
 import json, math
-from dataclasses import dataclass, asdict, field, fields
+import warnings
+from dataclasses import dataclass, asdict, field, fields, InitVar
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .attention import attention
-from .model import GPT, GPTConfig, KVCache
+from .model import GPT, GPTConfig, check_attention_backend, KVCache
 
 # %% auto #0
 __all__ = ['VisionConfig', 'SiglipEmbeddings', 'SiglipAttention', 'SiglipMLP', 'SiglipLayer', 'SiglipEncoder',
@@ -31,9 +32,14 @@ class VisionConfig:
     num_attention_heads: int = 12
     num_channels: int = 3
     layer_norm_eps: float = 1e-6
-    use_flash_attn: bool = True
+    attention_backend: str = "auto"      # as GPTConfig's: auto (the dispatcher) or math (the reference)
+    use_flash_attn: InitVar[bool | None] = None   # deprecated name for attention_backend "auto" / "math"
 
-    def __post_init__(self):
+    def __post_init__(self, use_flash_attn=None):
+        if use_flash_attn is not None:
+            warnings.warn("VisionConfig(use_flash_attn=...) is deprecated: use attention_backend='auto' or 'math'", DeprecationWarning, stacklevel=3)
+            self.attention_backend = "auto" if use_flash_attn else "math"
+        check_attention_backend(self.attention_backend, "VisionConfig")
         for name in ("image_size", "patch_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_channels"):
             v = getattr(self, name)
             if not isinstance(v, int) or v <= 0: raise ValueError(f"VisionConfig.{name} must be a positive integer, got {v!r}")
@@ -57,7 +63,7 @@ class SiglipEmbeddings(nn.Module):
 class SiglipAttention(nn.Module):
     def __init__(self, c: VisionConfig):
         super().__init__()
-        self.heads, self.backend = c.num_attention_heads, "auto" if c.use_flash_attn else "math"
+        self.heads, self.backend = c.num_attention_heads, c.attention_backend
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(c.hidden_size, c.hidden_size) for _ in range(4))
     def forward(self, x):
         B, N, D = x.shape

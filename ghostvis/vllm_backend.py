@@ -21,7 +21,7 @@ def model_from_checkpoint(path):
     "The GPT or VLM stored in a ghostvis training checkpoint (`ckpt_*.pt`), and the path of its tokenizer."
     from ghostvis.model import GPT, GPTConfig
     from ghostvis.vision import VLM, VLMConfig
-    from ghostvis.train import load_checkpoint
+    from ghostvis.checkpoint import load_checkpoint
     ckpt = load_checkpoint(path)
     config = ckpt.get("config") or {}
     if not config: raise ValueError(f"{path} holds no model config: it was not written by a ghostvis training script")

@@ -1,7 +1,7 @@
 """Graph breaks of the model under torch.compile (GPU): the training forward with the fused kernels and without, and
 the decode step, via torch._dynamo.explain. Prints each break's reason. Usage: python tools/graph_breaks.py"""
 import torch
-from ghostvis.model import GPT, KVCache, get_vlm_small_config
+from ghostvis.model import GPT, KVCache, get_small_config
 
 def report(name, fn, *args):
     torch._dynamo.reset()
@@ -16,7 +16,7 @@ def main():
     x = torch.randint(0, 65536, (2, 256), device="cuda")
     breaks = 0
     for fused in (True, False):
-        model = GPT(get_vlm_small_config(2, use_fused_kernels=fused)).cuda()
+        model = GPT(get_small_config(2, use_fused_kernels=fused)).cuda()
         def train_step(x):
             with torch.autocast("cuda", torch.bfloat16): return model(x, targets=x)
         breaks += report(f"train forward, fused kernels {fused}", train_step, x)

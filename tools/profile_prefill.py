@@ -4,7 +4,7 @@ time). Usage: python tools/profile_prefill.py [--batches 1 64]"""
 import argparse, cProfile, io, pstats, time
 import torch
 from ghostvis.engine import Engine
-from ghostvis.model import GPT, KVCache, get_vlm_small_config
+from ghostvis.model import GPT, KVCache, get_small_config
 
 def median_s(fn, n: int = 5) -> float:
     times = []
@@ -14,7 +14,7 @@ def median_s(fn, n: int = 5) -> float:
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument("--batches", type=int, nargs="+", default=[1, 64]); a = p.parse_args()
-    model = GPT(get_vlm_small_config(20)).cuda().bfloat16().eval()
+    model = GPT(get_small_config(20)).cuda().bfloat16().eval()
     engine = Engine(model, compile=True)
     for B in a.batches:
         prompts = torch.randint(7, 65536, (B, 128), generator=torch.Generator().manual_seed(B)).tolist()

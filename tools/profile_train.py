@@ -4,7 +4,7 @@ kernels of one configuration's step. Usage: python tools/profile_train.py [--ste
 import argparse, json, time
 from pathlib import Path
 import torch
-from ghostvis.model import GPT, get_vlm_small_config
+from ghostvis.model import GPT, get_small_config
 from ghostvis.optim import build_optimizers
 
 CONFIGS = {   # name -> (fused, compile, muon, coordinate-descent tuning of inductor's kernels)
@@ -17,7 +17,7 @@ def make(fused: bool, compile_: bool, muon: bool, cdt: bool):
     torch._dynamo.reset()
     import torch._inductor.config as inductor
     inductor.coordinate_descent_tuning = cdt
-    model = GPT(get_vlm_small_config(20, use_fused_kernels=fused)).cuda()
+    model = GPT(get_small_config(20, use_fused_kernels=fused)).cuda()
     opts = build_optimizers(model, model_dim=1280, use_muon=muon, verbose=False)
     fwd = torch.compile(model) if compile_ else model
     return model, fwd, opts

@@ -8,8 +8,9 @@ import argparse
 from pathlib import Path
 import torch
 from ..core import print0, seed_everything, is_rank0
-from ..train import (add_common_args, add_data_args, validate_common_args, setup_distributed, get_tokenizer, text_config,
-                            load_init_weights, Trainer, DeviceLoader, mean_loss, export_final, HELD_OUT_SEED)
+from ..train import Trainer, setup_distributed
+from .common import (add_common_args, add_data_args, validate_common_args, train_config, get_tokenizer, text_config,
+                                     load_init_weights, DeviceLoader, mean_loss, export_final, HELD_OUT_SEED)
 
 # %% auto #0
 __all__ = ['STOCK', 'TRAIN_VARIANTS', 'parse_args', 'lm_loss', 'main', 'benchmark']
@@ -45,8 +46,8 @@ def main(argv=None) -> dict:
         return dict(val_loss=mean_loss(m, lm_loss, val, args.val_batches))
 
     print0(f"Model: {model.num_params() / 1e6:.1f}M parameters, {model.estimate_flops() / 1e9:.2f} GFLOP per token")
-    trainer = Trainer(args, model, lm_loss, loader, device, rank, world, config_dict=config.to_dict(), eval_fn=evaluate,
-                      tokens_per_batch=args.device_batch_size * T, flops_per_token=model.estimate_flops())
+    trainer = Trainer(train_config(args), model, lm_loss, loader, args.device_batch_size * T, device, rank, world,
+                      model_config=config.to_dict(), eval_fn=evaluate, flops_per_token=model.estimate_flops())
     result = trainer.run()
     result["history"] = trainer.history
     export_final(args, model)

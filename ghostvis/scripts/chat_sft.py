@@ -8,12 +8,13 @@ import argparse, sys
 from pathlib import Path
 import torch
 from ..core import print0, seed_everything, is_rank0
-from ..train import (add_common_args, add_data_args, validate_common_args, setup_distributed, get_tokenizer, vlm_config,
-                            load_init_weights, vqa_accuracy, answer_question, Trainer, DeviceLoader, mean_loss, export_final,
-                            HELD_OUT_SEED)
+from ..train import Trainer, setup_distributed
+from .common import (add_common_args, add_data_args, validate_common_args, train_config, get_tokenizer, vlm_config,
+                                     load_init_weights, vqa_accuracy, answer_question, DeviceLoader, mean_loss, export_final,
+                                     sft_loss, HELD_OUT_SEED)
 
 # %% auto #0
-__all__ = ['parse_args', 'sft_loss', 'main', 'benchmark']
+__all__ = ['parse_args', 'main', 'benchmark']
 
 # %% ../../nbs/19_chat_sft.ipynb #08ec70af
 def parse_args(argv=None):
@@ -29,11 +30,6 @@ def parse_args(argv=None):
     if args.pack_max_length <= 0: p.error(f"argument --pack_max_length: must be positive, got {args.pack_max_length}")
     if args.data is not None and not Path(args.data).exists(): p.error(f"argument --data: no file or directory at {args.data}")
     return args
-
-def sft_loss(model, batch):
-    "Mean loss over the assistant tokens of a (packed) batch."
-    return model(batch["input_ids"], batch["pixel_values"], targets=batch["labels"], position_ids=batch["position_ids"],
-                 cu_seqlens=batch["cu_seqlens"], max_seqlen=batch["max_seqlen"])
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
@@ -58,8 +54,8 @@ def main(argv=None) -> dict:
         if args.data is None and is_rank0(): res.update(vqa_accuracy(m, tok, args.eval_questions, v.image_size, device=device))
         return res
 
-    trainer = Trainer(args, model, sft_loss, loader, device, rank, world, config_dict=config.to_dict(), eval_fn=evaluate,
-                      tokens_per_batch=args.device_batch_size * args.pack_max_length,
+    trainer = Trainer(train_config(args), model, sft_loss, loader, args.device_batch_size * args.pack_max_length, device, rank, world,
+                      model_config=config.to_dict(), eval_fn=evaluate,
                       flops_per_token=model.language_model.estimate_flops())
     result = trainer.run()
     result["history"] = trainer.history

@@ -8,9 +8,9 @@ import argparse
 from pathlib import Path
 import torch
 from ..core import print0, seed_everything, is_rank0
-from ..train import (add_common_args, add_data_args, validate_common_args, setup_distributed, get_tokenizer, vlm_config,
-                            load_init_weights, Trainer, DeviceLoader, mean_loss, export_final, HELD_OUT_SEED)
-from .chat_sft import sft_loss
+from ..train import Trainer, setup_distributed
+from .common import (add_common_args, add_data_args, validate_common_args, train_config, get_tokenizer, vlm_config,
+                                     load_init_weights, DeviceLoader, mean_loss, export_final, sft_loss, HELD_OUT_SEED)
 
 # %% auto #0
 __all__ = ['parse_args', 'freeze_for_alignment', 'main']
@@ -47,7 +47,7 @@ def main(argv=None) -> dict:
     tok = get_tokenizer(args, rank)
     config = vlm_config(args, tok)
     if args.vision_init:   # the tower's shape comes from the SigLIP checkpoint
-        tower = load_siglip(args.vision_init, use_flash_attn=bool(args.use_flash_attn))
+        tower = load_siglip(args.vision_init, attention_backend=args.attention)
         config.vision = tower.config
     model = VLM(config)
     if args.vision_init: model.vision_tower.load_state_dict(tower.state_dict()); print0(f"Vision tower from {args.vision_init}")
@@ -67,8 +67,8 @@ def main(argv=None) -> dict:
         val = DeviceLoader(ChatLoader(lambda i: caption_example(HELD_OUT_SEED + i, v.image_size), tok, **kw), device)
         return dict(val_caption_loss=mean_loss(m, sft_loss, val, args.val_batches))
 
-    trainer = Trainer(args, model, sft_loss, loader, device, rank, world, config_dict=config.to_dict(), eval_fn=evaluate,
-                      tokens_per_batch=args.device_batch_size * args.pack_max_length,
+    trainer = Trainer(train_config(args), model, sft_loss, loader, args.device_batch_size * args.pack_max_length, device, rank, world,
+                      model_config=config.to_dict(), eval_fn=evaluate,
                       flops_per_token=model.language_model.estimate_flops())
     result = trainer.run()
     result["history"] = trainer.history
