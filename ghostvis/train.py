@@ -17,7 +17,7 @@ from .checkpoint import save_checkpoint, latest_checkpoint, load_checkpoint, rng
 
 # %% auto #0
 __all__ = ['PEAK_BF16_FLOPS', 'lr_multiplier', 'peak_flops', 'setup_distributed', 'Prefetcher', 'ConfigError', 'TrainConfig',
-           'autocast_context', 'Trainer']
+           'apply_fp8', 'wrap_model', 'autocast_context', 'Trainer']
 
 # %% ../nbs/14_train.ipynb #05bcf923
 def lr_multiplier(step: int, total: int, schedule: str = "wsd", warmup_frac: float = 0.02, cooldown_frac: float = 0.2,
@@ -116,9 +116,12 @@ class TrainConfig:
     resume: str | None = None              # a checkpoint file, or 'auto' for the newest in out_dir
     eval_every: int = 0                    # evaluate every N steps (0: only at the end)
     log_every: int = 1
+    fp8: str = "off"                       # FP8 matmuls in training: off, tensorwise or rowwise scaling (torchao)
+    parallel: str = "ddp"                  # across processes: ddp (replicated weights) or fsdp (FSDP2, sharded)
+    activation_checkpointing: bool = False # recompute each block's activations in the backward pass
 
     def __post_init__(self):
-        for name in ("compile", "tune_kernels", "save_final"): setattr(self, name, bool(getattr(self, name)))
+        for name in ("compile", "tune_kernels", "save_final", "activation_checkpointing"): setattr(self, name, bool(getattr(self, name)))
         problem = next(iter(self.problems()), None)
         if problem: raise ConfigError(*problem)
 
@@ -128,11 +131,30 @@ class TrainConfig:
         out += [(n, f"must be >= 0, got {getattr(self, n)}") for n in ("save_every", "eval_every", "grad_clip", "weight_decay") if getattr(self, n) < 0]
         if self.total_batch_size is not None and self.total_batch_size <= 0: out.append(("total_batch_size", f"must be positive, got {self.total_batch_size}"))
         if self.lr_scale <= 0: out.append(("lr_scale", f"must be positive, got {self.lr_scale}"))
-        choices = dict(optimizer=("muon", "adamw"), schedule=("cosine", "wsd"), dtype=("bfloat16", "float16", "float32"))
+        choices = dict(optimizer=("muon", "adamw"), schedule=("cosine", "wsd"), dtype=("bfloat16", "float16", "float32"),
+                       fp8=("off", "tensorwise", "rowwise"), parallel=("ddp", "fsdp"))
         out += [(n, f"must be one of {', '.join(c)}, got {getattr(self, n)!r}") for n, c in choices.items() if getattr(self, n) not in c]
         if not 0 <= self.warmup_frac < 1 or not 0 <= self.cooldown_frac <= 1 or self.warmup_frac + self.cooldown_frac > 1:
             out.append(("warmup_frac", f"need 0 <= warmup_frac < 1, 0 <= cooldown_frac <= 1 and their sum <= 1, got {self.warmup_frac} and {self.cooldown_frac}"))
         return out
+
+# %% ../nbs/14_train.ipynb #43ad41cf
+def apply_fp8(model, recipe: str = "off"):
+    "Train `model`'s eligible Linear layers with FP8 matmuls (`recipe`: off, tensorwise, rowwise); returns the model."
+    if recipe == "off": return model
+    raise NotImplementedError(f"fp8={recipe!r} is not implemented yet")
+
+# %% ../nbs/14_train.ipynb #16f6759c
+def wrap_model(model, config: TrainConfig, device: torch.device, world_size: int = 1):
+    "(wrapped, step_model): the model wrapped for `world_size` processes, and that wrapper compiled if configured."
+    wrapped = model
+    if world_size > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        wrapped = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.compile:   # a global inductor setting: set either way, so runs in one process do not inherit it
+        import torch._inductor.config as inductor_config
+        inductor_config.coordinate_descent_tuning = config.tune_kernels and device.type == "cuda"
+    return wrapped, torch.compile(wrapped) if config.compile else wrapped
 
 # %% ../nbs/14_train.ipynb #1e6525fd
 def autocast_context(device: torch.device, dtype: str):
@@ -154,14 +176,8 @@ class Trainer:
             raise ValueError(f"total_batch_size {self.total_tokens} must be a multiple of the tokens per micro-batch x world size = "
                              f"{tokens_per_batch} x {world_size} = {per_micro_step}")
         self.grad_accum = self.total_tokens // per_micro_step
-        self.ddp_model = model
-        if world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-            self.ddp_model = DDP(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        if config.compile:   # a global inductor setting: set either way, so runs in one process do not inherit it
-            import torch._inductor.config as inductor_config
-            inductor_config.coordinate_descent_tuning = config.tune_kernels and self.device.type == "cuda"
-        self.step_model = torch.compile(self.ddp_model) if config.compile else self.ddp_model
+        apply_fp8(model, config.fp8)
+        self.ddp_model, self.step_model = wrap_model(model, config, self.device, world_size)
         lr = lambda x: x * config.lr_scale
         self.optimizers = build_optimizers(model, model_dim=self._model_dim(), embedding_lr=lr(config.embedding_lr),
                                            unembedding_lr=lr(config.unembedding_lr), matrix_lr=lr(config.matrix_lr),

@@ -43,6 +43,10 @@ def add_common_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument("--warmup_frac", type=float, default=0.02); g.add_argument("--cooldown_frac", type=float, default=0.2)
     g.add_argument("--grad_clip", type=float, default=1.0, help="max gradient norm (0: off)")
     g.add_argument("--optimizer", choices=["muon", "adamw"], default="muon", help="muon: Muon for the hidden matrices, AdamW for the rest; adamw: AdamW for all")
+    g.add_argument("--fp8", choices=["off", "tensorwise", "rowwise"], default="off",
+                   help="FP8 matmuls for the transformer blocks' Linear layers (torchao; GPU with FP8 support)")
+    g.add_argument("--parallel", choices=["ddp", "fsdp"], default="ddp", help="under torchrun: ddp (replicated) or fsdp (FSDP2, sharded)")
+    g.add_argument("--activation_checkpointing", type=int, choices=[0, 1], default=0, help="recompute block activations in the backward pass")
     g = p.add_argument_group("run")
     g.add_argument("--out_dir", default="runs/ghostvis", help="checkpoints, metrics.jsonl, tokenizer")
     g.add_argument("--save_every", type=int, default=0, help="checkpoint every N steps (0: only at the end)")
