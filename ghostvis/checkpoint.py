@@ -8,12 +8,20 @@ import os, random
 from pathlib import Path
 import numpy as np
 import torch
+from .core import print0
 
 # %% auto #0
-__all__ = ['CKPT_VERSION', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint', 'rng_state', 'set_rng_state']
+__all__ = ['CKPT_VERSION', 'CheckpointError', 'UnreadableCheckpoint', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
+           'newest_loadable_checkpoint', 'rng_state', 'set_rng_state']
 
 # %% ../nbs/13_checkpoint.ipynb #acd72e0a
 CKPT_VERSION = 1
+
+class CheckpointError(RuntimeError):
+    "A checkpoint that cannot be used: not ours, or written for another model."
+
+class UnreadableCheckpoint(CheckpointError):
+    "A checkpoint file that cannot be read back: truncated or corrupt."
 
 def save_checkpoint(out_dir, step: int, state: dict, keep_last: int = 3) -> Path:
     "Write `state` (plus version and step) to `out_dir/ckpt_{step:06d}.pt` atomically; keep the newest `keep_last`."
@@ -35,16 +43,28 @@ def load_checkpoint(path, expected_config: dict | None = None) -> dict:
     path = Path(path)
     try: ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:
-        raise RuntimeError(f"checkpoint {path} cannot be read ({type(e).__name__}: {str(e)[:200]}); it may be truncated or "
-                           f"corrupt: resume from an earlier one in {path.parent}, or start without --resume") from None
+        raise UnreadableCheckpoint(f"checkpoint {path} cannot be read ({type(e).__name__}: {str(e)[:200]}): it may be "
+                                   f"truncated or corrupt") from None
     if not isinstance(ckpt, dict) or ckpt.get("version") != CKPT_VERSION:
-        raise RuntimeError(f"{path} is not a ghostvis checkpoint (version {CKPT_VERSION})")
+        raise CheckpointError(f"{path} is not a ghostvis checkpoint (version {CKPT_VERSION})")
     if expected_config is not None and ckpt.get("config") != expected_config:
         diff = {k: (ckpt.get("config", {}).get(k), v) for k, v in expected_config.items() if ckpt.get("config", {}).get(k) != v}
-        raise RuntimeError(f"checkpoint {path} was written for another model (checkpoint vs this run: {diff}); "
-                           f"use the same model flags, or a different --out_dir")
+        raise CheckpointError(f"checkpoint {path} was written for another model (checkpoint vs this run: {diff})")
     return ckpt
 
+
+def newest_loadable_checkpoint(out_dir, expected_config: dict | None = None) -> tuple[Path, dict] | None:
+    """(path, checkpoint) of the newest checkpoint in `out_dir` that loads, or None if there is none. Unreadable newer
+    ones are renamed `*.unreadable` (kept, but out of the rotation) with a line saying which and why; a checkpoint
+    written for another model is an error, not a reason to go further back."""
+    found = sorted(Path(out_dir).glob("ckpt_*.pt"))
+    for path in reversed(found):
+        try: return path, load_checkpoint(path, expected_config)
+        except UnreadableCheckpoint as e:
+            aside = path.with_name(path.name + ".unreadable"); os.replace(path, aside)
+            print0(f"Skipping {path.name}: {e}; kept as {aside.name}")
+    if found: raise UnreadableCheckpoint(f"none of the {len(found)} checkpoints in {out_dir} can be read (kept as *.unreadable)")
+    return None
 
 # %% ../nbs/13_checkpoint.ipynb #31d86cf1
 def rng_state() -> dict:

@@ -14,7 +14,7 @@ from .tokenizer import render_conversation, special_id
 # %% auto #0
 __all__ = ['COLOURS', 'SHAPES', 'QUADRANTS', 'NUMBERS', 'Scene', 'make_scene', 'render_scene', 'caption', 'questions',
            'vqa_example', 'caption_example', 'world_text', 'read_texts', 'read_conversations', 'IndexedSource',
-           'TextLoader', 'conversation_to_example', 'ChatLoader']
+           'TextLoader', 'conversation_to_example', 'truncate_example', 'ChatLoader']
 
 # %% ../nbs/12_data.ipynb #bbaf1114
 COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (50, 80, 230), "yellow": (235, 205, 30)}
@@ -175,6 +175,20 @@ def conversation_to_example(tok, conv: dict, image_token_id: int | None = None, 
     labels = [t if m else -100 for t, m in zip(ids[1:], mask[1:])] + [-100]
     return dict(input_ids=ids, labels=labels, images=list(conv.get("images", [])))
 
+def truncate_example(ex: dict, max_length: int, image_token_id: int | None = None) -> dict:
+    """`ex` cut to `max_length` tokens without splitting an image: a cut inside an image's tokens moves to before
+    them, and the images whose tokens are gone are dropped with them (the packer's own truncation knows nothing of images)."""
+    ids = ex["input_ids"]
+    if len(ids) <= max_length: return ex
+    cut = max_length
+    if image_token_id is not None:
+        while 0 < cut < len(ids) and ids[cut] == image_token_id and ids[cut - 1] == image_token_id: cut -= 1
+    kept = ids[:cut]
+    n_images = sum(1 for i, t in enumerate(kept) if t == image_token_id and (i == 0 or kept[i - 1] != image_token_id))
+    labels = ex["labels"][:cut]
+    if labels: labels = labels[:-1] + [-100]          # its target was the first token cut off
+    return dict(ex, input_ids=kept, labels=labels, images=ex.get("images", [])[:n_images])
+
 class ChatLoader:
     "Infinite SFT batches: packed rows (BFD in a buffer) or one padded conversation per row, with pixel values."
     def __init__(self, source, tokenizer, batch_size: int, max_length: int, packing: bool = True, image_token_id=None,
@@ -194,7 +208,8 @@ class ChatLoader:
                 if self.state["doc"] < self.world: raise ValueError(f"the conversation source has no documents for rank {self.rank}")
                 self.state.update(doc=self.rank, epoch=self.state["epoch"] + 1); continue
             self.state["doc"] += self.world
-            out.append(conversation_to_example(self.tok, conv, self.image_token_id, self.n_img))
+            ex = conversation_to_example(self.tok, conv, self.image_token_id, self.n_img)
+            out.append(truncate_example(ex, self.L, self.image_token_id) if self.overlong == "truncate" else ex)
         return out
 
     def _refill(self):

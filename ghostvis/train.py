@@ -13,11 +13,12 @@ import torch.distributed as dist
 from fastcore.basics import patch
 from .core import print0, is_rank0, backend_log_lines
 from .optim import build_optimizers
-from .checkpoint import save_checkpoint, latest_checkpoint, load_checkpoint, rng_state, set_rng_state
+from .checkpoint import (save_checkpoint, load_checkpoint, newest_loadable_checkpoint, rng_state, set_rng_state,
+                                 CheckpointError, UnreadableCheckpoint)
 
 # %% auto #0
 __all__ = ['PEAK_BF16_FLOPS', 'lr_multiplier', 'peak_flops', 'setup_distributed', 'Prefetcher', 'ConfigError', 'TrainConfig',
-           'apply_fp8', 'wrap_model', 'autocast_context', 'Trainer']
+           'apply_fp8', 'wrap_model', 'autocast_context', 'Trainer', 'rewind_metrics']
 
 # %% ../nbs/14_train.ipynb #05bcf923
 def lr_multiplier(step: int, total: int, schedule: str = "wsd", warmup_frac: float = 0.02, cooldown_frac: float = 0.2,
@@ -196,14 +197,24 @@ class Trainer:
                     loader=self.loader.state_dict(), rng=rng_state(), config=self.model_config, train=asdict(self.config))
 
     def maybe_resume(self):
-        "With `config.resume`, load that checkpoint (or the newest in `out_dir` for 'auto') and continue from its step."
+        """With `config.resume`: load that checkpoint, or with 'auto' the newest in `out_dir` that loads (damaged newer
+        ones are skipped, kept and named), and continue from its step."""
         c = self.config
         if c.resume is None: return
-        path = latest_checkpoint(c.out_dir) if c.resume == "auto" else Path(c.resume)
-        if path is None: print0(f"--resume auto: no checkpoint in {c.out_dir} yet; starting from scratch"); return
-        ckpt = load_checkpoint(path, self.model_config)
+        if c.resume == "auto":
+            found = newest_loadable_checkpoint(c.out_dir, self.model_config)
+            if found is None: print0(f"--resume auto: no checkpoint in {c.out_dir} yet; starting from scratch"); return
+            path, ckpt = found
+        else:
+            path = Path(c.resume)
+            try: ckpt = load_checkpoint(path, self.model_config)
+            except UnreadableCheckpoint as e:
+                raise UnreadableCheckpoint(f"--resume {path}: {e}; pass an earlier checkpoint, or --resume auto to take the newest "
+                                           f"one in {path.parent} that loads") from None
+            except CheckpointError as e:
+                raise CheckpointError(f"--resume {path}: {e}; use the model flags of the run that wrote it") from None
         self.model.load_state_dict(ckpt["model"])
-        if len(ckpt["optimizers"]) != len(self.optimizers): raise RuntimeError(f"{path} has {len(ckpt['optimizers'])} optimizer states, this run {len(self.optimizers)}")
+        if len(ckpt["optimizers"]) != len(self.optimizers): raise CheckpointError(f"{path} has {len(ckpt['optimizers'])} optimizer states, this run {len(self.optimizers)}")
         for o, s in zip(self.optimizers, ckpt["optimizers"]): o.load_state_dict(s)
         self.loader.load_state_dict(ckpt["loader"]); set_rng_state(ckpt["rng"])
         self.step = ckpt["step"]
@@ -239,6 +250,13 @@ def train_step(self: Trainer) -> tuple[float, int]:
     return float(total), useful * self.world
 
 # %% ../nbs/14_train.ipynb #dc3116b1
+def rewind_metrics(path: Path, step: int) -> None:
+    "Drop the records of `path` (metrics.jsonl) past `step`, atomically: a resumed run's metrics read as one run."
+    if not path.exists(): return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    tmp = path.with_suffix(f".jsonl.tmp{os.getpid()}")
+    tmp.write_text("".join(line + "\n" for line in keep)); os.replace(tmp, path)
+
 @patch
 def run(self: Trainer) -> dict:
     "Train to `max_iterations` (resuming first if configured); the final evaluation's results."
@@ -250,7 +268,9 @@ def run(self: Trainer) -> dict:
     print0(f"Batch: {self.total_tokens:,} tokens per step = {self.grad_accum} micro-steps x {self.world} process(es) x {self.tokens_per_batch:,} tokens")
     self.maybe_resume()
     metrics = Path(c.out_dir) / "metrics.jsonl"
-    if is_rank0(): metrics.parent.mkdir(parents=True, exist_ok=True)
+    if is_rank0():
+        metrics.parent.mkdir(parents=True, exist_ok=True)
+        if self.step: rewind_metrics(metrics, self.step)
     bar = None
     if is_rank0() and sys.stderr.isatty():
         from tqdm.auto import tqdm

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 from ..core import print0, seed_everything, is_rank0
 from ..train import Trainer, setup_distributed
-from .common import (add_common_args, add_data_args, validate_common_args, train_config, get_tokenizer, text_config,
+from .common import (add_common_args, add_data_args, validate_common_args, validate_data_args, check_row_length,
+                                     check_total_batch, default_sequence_len, image_tokens_per_image, train_config, get_tokenizer, text_config,
                                      load_init_weights, DeviceLoader, mean_loss, export_final, HELD_OUT_SEED)
 
 # %% auto #0
@@ -22,7 +23,9 @@ def parse_args(argv=None):
     p.add_argument("--val_batches", type=int, default=4, help="held-out batches for the validation loss")
     args = p.parse_args(argv)
     validate_common_args(p, args)
-    if args.data is not None and not Path(args.data).exists(): p.error(f"argument --data: no file or directory at {args.data}")
+    if args.val_batches <= 0: p.error(f"argument --val_batches: must be positive, got {args.val_batches}")
+    validate_data_args(p, args)
+    check_total_batch(p, args, default_sequence_len(args))
     return args
 
 def lm_loss(model, batch): return model(batch["x"], targets=batch["y"])

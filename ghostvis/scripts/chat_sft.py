@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 from ..core import print0, seed_everything, is_rank0
 from ..train import Trainer, setup_distributed
-from .common import (add_common_args, add_data_args, validate_common_args, train_config, get_tokenizer, vlm_config,
+from .common import (add_common_args, add_data_args, validate_common_args, validate_data_args, check_row_length,
+                                     check_total_batch, default_sequence_len, image_tokens_per_image, train_config, get_tokenizer, vlm_config,
                                      load_init_weights, vqa_accuracy, answer_question, DeviceLoader, mean_loss, export_final,
                                      sft_loss, HELD_OUT_SEED)
 
@@ -27,8 +28,11 @@ def parse_args(argv=None):
     g.add_argument("--val_batches", type=int, default=4, help="held-out batches for the validation loss")
     args = p.parse_args(argv)
     validate_common_args(p, args)
-    if args.pack_max_length <= 0: p.error(f"argument --pack_max_length: must be positive, got {args.pack_max_length}")
-    if args.data is not None and not Path(args.data).exists(): p.error(f"argument --data: no file or directory at {args.data}")
+    if args.eval_questions < 0: p.error(f"argument --eval_questions: must be >= 0, got {args.eval_questions}")
+    if args.val_batches <= 0: p.error(f"argument --val_batches: must be positive, got {args.val_batches}")
+    validate_data_args(p, args)
+    check_row_length(p, "pack_max_length", args.pack_max_length, image_tokens_per_image(args))
+    check_total_batch(p, args, args.pack_max_length)
     return args
 
 def main(argv=None) -> dict:

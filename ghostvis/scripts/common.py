@@ -4,16 +4,17 @@
 
 # %% ../../nbs/16_scripts.ipynb #f1dd6fdf
 from __future__ import annotations
-import argparse
+import argparse, json, os
 from dataclasses import fields
 from pathlib import Path
 import torch
 from ..core import print0, is_rank0
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint, CheckpointError
 from ..train import TrainConfig, ConfigError
 
 # %% auto #0
-__all__ = ['HELD_OUT_SEED', 'add_common_args', 'validate_common_args', 'train_config', 'add_data_args', 'get_tokenizer',
+__all__ = ['HELD_OUT_SEED', 'add_common_args', 'validate_common_args', 'train_config', 'add_data_args', 'validate_data_args',
+           'default_sequence_len', 'image_tokens_per_image', 'check_row_length', 'check_total_batch', 'get_tokenizer',
            'text_config', 'vlm_config', 'load_init_weights', 'DeviceLoader', 'mean_loss', 'generate_greedy',
            'answer_question', 'export_final', 'vqa_accuracy', 'sft_loss']
 
@@ -91,6 +92,40 @@ def add_data_args(p):
     g.add_argument("--init", default=None, help="start from these weights: a ghostvis checkpoint (.pt) or an export_hf directory")
     return p
 
+def validate_data_args(p: argparse.ArgumentParser, args) -> None:
+    "Exit with an argparse error if a data, tokenizer or weights path does not exist."
+    for flag in ("data", "tokenizer", "init"):
+        v = getattr(args, flag)
+        if v is not None and not Path(v).exists(): p.error(f"argument --{flag}: no file or directory at {v}")
+
+def default_sequence_len(args) -> int:
+    "Tokens per row of the model the flags describe: `--sequence_len`, else the preset's."
+    from ghostvis.model import get_tiny_config, get_small_config
+    return args.sequence_len or (get_tiny_config() if args.model == "tiny" else get_small_config(args.depth)).sequence_len
+
+def image_tokens_per_image(args) -> int:
+    "How many tokens one image takes in the VLM the flags describe (its vision tower's patches)."
+    from ghostvis.vision import VisionConfig, get_tiny_vlm_config, vision_config_from_hf
+    if getattr(args, "vision_init", None):
+        return vision_config_from_hf(json.loads((Path(args.vision_init) / "config.json").read_text())).num_patches
+    return (get_tiny_vlm_config().vision if args.model == "tiny" else VisionConfig()).num_patches
+
+def check_row_length(p: argparse.ArgumentParser, flag: str, length: int, image_tokens: int) -> None:
+    "Exit with an argparse error unless a row of `length` tokens holds one image with the tokens that open its message."
+    need = image_tokens + 2   # <|bos|> <|user_start|> then the image's tokens
+    if length < need:
+        p.error(f"argument --{flag}: {length} tokens per row cannot hold one image, which takes {image_tokens} tokens after "
+                f"the 2 that open the message: use at least {need} (more leaves room for the text)")
+
+def check_total_batch(p: argparse.ArgumentParser, args, row_tokens: int) -> None:
+    "Exit with an argparse error unless `--total_batch_size` is a whole number of micro-steps over all processes."
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    per_step = args.device_batch_size * row_tokens * world
+    if args.total_batch_size is not None and args.total_batch_size % per_step:
+        p.error(f"argument --total_batch_size: {args.total_batch_size} is not a multiple of one micro-step over all processes, "
+                f"{args.device_batch_size} rows x {row_tokens} tokens x {world} process(es) = {per_step}; "
+                f"e.g. {max(1, round(args.total_batch_size / per_step)) * per_step}")
+
 def get_tokenizer(args, rank: int = 0):
     "Load `--tokenizer`, or train one on synthetic-world text (deterministic, so every rank gets the same)."
     from ghostvis.tokenizer import load_tokenizer, train_tokenizer, save_tokenizer
@@ -126,7 +161,10 @@ def load_init_weights(model, path):
     if p.is_dir():
         from ghostvis.export import load_hf
         sd = load_hf(p).state_dict()
-    else: sd = load_checkpoint(p)["model"]
+    else:
+        try: sd = load_checkpoint(p)["model"]
+        except CheckpointError as e:
+            raise CheckpointError(f"--init {p}: {e}; pass another ghostvis checkpoint (.pt) or an export_hf directory") from None
     if isinstance(model, VLM) and not any(k.startswith("language_model.") for k in sd):
         model.language_model.load_state_dict(sd); print0(f"Initialised the language model from {p}")
     else: model.load_state_dict(sd); print0(f"Initialised the model from {p}")

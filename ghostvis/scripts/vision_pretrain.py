@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 from ..core import print0, seed_everything, is_rank0
 from ..train import Trainer, setup_distributed
-from .common import (add_common_args, add_data_args, validate_common_args, train_config, get_tokenizer, vlm_config,
+from .common import (add_common_args, add_data_args, validate_common_args, validate_data_args, check_row_length,
+                                     check_total_batch, default_sequence_len, image_tokens_per_image, train_config, get_tokenizer, vlm_config,
                                      load_init_weights, DeviceLoader, mean_loss, export_final, sft_loss, HELD_OUT_SEED)
 
 # %% auto #0
@@ -26,9 +27,12 @@ def parse_args(argv=None):
     g.add_argument("--val_batches", type=int, default=4)
     args = p.parse_args(argv)
     validate_common_args(p, args)
-    for flag in ("data", "vision_init", "init"):
-        v = getattr(args, flag)
-        if v is not None and not Path(v).exists(): p.error(f"argument --{flag}: no file or directory at {v}")
+    validate_data_args(p, args)
+    if args.vision_init is not None and not (Path(args.vision_init) / "config.json").exists():
+        p.error(f"argument --vision_init: no Hugging Face config.json in {args.vision_init}")
+    if args.val_batches <= 0: p.error(f"argument --val_batches: must be positive, got {args.val_batches}")
+    check_row_length(p, "pack_max_length", args.pack_max_length, image_tokens_per_image(args))
+    check_total_batch(p, args, args.pack_max_length)
     return args
 
 def freeze_for_alignment(model, train_encoder: bool) -> dict:
