@@ -135,7 +135,7 @@ def _blocks(N: int, split: bool = True) -> tuple[int, int]:
     tail = 0 if head == N else _pow2_ceil(N - head)
     return (head, tail) if split and head + tail < _pow2_ceil(N) else (_pow2_ceil(N), 0)
 
-_PER_SM = (1, 2, 4)   # backward grids the tuner tries, in programs per SM
+_PER_SM = (1, 2, 4, 8)   # backward grids the tuner tries, in programs per SM (more partial rows to add as it grows)
 
 def rmsnorm_configs(kind: str, N: int) -> list[RMSNormConfig]:
     "The configurations the tuner times for `kind` ('fwd' or 'bwd') at hidden size `N`."
