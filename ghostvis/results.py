@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_results.ipynb #a0e1r004
 from __future__ import annotations
-import os, sys, subprocess, datetime, shlex
+import os, sys, time, subprocess, datetime, shlex
 from pathlib import Path
 import torch
 from .core import bench, default_device, device_info, probe
