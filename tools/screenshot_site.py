@@ -1,6 +1,6 @@
 """Screenshot pages of the built docs site in headless Chromium, to look at them as a reader would.
 
-    python tools/screenshot_site.py [--site _site] [--out screens] [--pages index 03_rmsnorm ...] [--width 1280]
+    python tools/screenshot_site.py [--site _site] [--out _site/_screens] [--pages index 03_rmsnorm ...] [--width 1280]
 
 Each page is drawn in one tall window, the blank space below the page is cropped, and the result is saved as
 `PAGE.png` plus `PAGE-1.png`, `PAGE-2.png`, ... tiles of at most `--tile` pixels high (easier to view). Needs a
@@ -45,7 +45,7 @@ def shoot(page: Path, dest: Path, width: int = 1280, height: int = 30000, tile: 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(prog="python tools/screenshot_site.py", description=__doc__.splitlines()[0])
     p.add_argument("--site", default=str(ROOT / "_site"), help="the built site (python tools/build_site.py)")
-    p.add_argument("--out", default=str(ROOT / "screens"), help="folder for the PNGs")
+    p.add_argument("--out", default=str(ROOT / "_site" / "_screens"), help="folder for the PNGs (default: _site/_screens, ignored by git)")
     p.add_argument("--pages", nargs="+", default=PAGES, help=f"page names without .html (default: {' '.join(PAGES)})")
     p.add_argument("--width", type=int, default=1280, help="window width in pixels")
     p.add_argument("--tile", type=int, default=1600, help="height of each tile in pixels")
