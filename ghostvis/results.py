@@ -107,6 +107,7 @@ def plot_results(df, metric: str | None = None, title: str | None = None, ceilin
                  ceiling_label: str = "hardware ceiling", highlight: str | None = None, ax=None):
     "Bar chart of `value` per variant (one panel per shape) for one `metric`, provenance underneath."
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator, FuncFormatter
     metric = metric or df.metric.iloc[0]
     df = df[df.metric == metric]
     if df.empty: raise ValueError(f"no rows with metric {metric!r}")
@@ -124,7 +125,10 @@ def plot_results(df, metric: str | None = None, title: str | None = None, ceilin
         a.invert_yaxis(); a.set_xlabel(f"{metric} ({unit})"); a.set_title(f"{title or df.component.iloc[0]}: {shape}", fontsize=10)
         if ceiling is not None:
             a.axvline(ceiling, ls="--", color="gray"); a.text(ceiling, -0.6, f" {ceiling_label}", color="gray", fontsize=8)
-        a.set_xlim(0, max(d.value.astype(float).max(), ceiling or 0) * 1.3)
+        a.set_xlim(0, max(d.value.astype(float).max(), ceiling or 0) * 1.45)   # room for the value labels
+        hi = a.get_xlim()[1]    # few ticks, 12k rather than 12000: wide numbers ran into each other
+        a.xaxis.set_major_locator(MaxNLocator(nbins=5))
+        a.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e3:g}k" if hi >= 1e4 and x else f"{x:g}"))
     fig.text(0.01, 0.005, provenance_caption(df), fontsize=7, color="gray", va="bottom")
     fig.tight_layout(rect=(0, 0.03 * (1 + df.gpu.nunique()), 1, 1))
     return fig

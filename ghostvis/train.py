@@ -159,6 +159,7 @@ def wrap_model(model, config: TrainConfig, device: torch.device, world_size: int
 
 # %% ../nbs/14_train.ipynb #1e6525fd
 def autocast_context(device: torch.device, dtype: str):
+    "Autocast to `dtype` on a GPU; nothing on a CPU or for float32."
     if device.type != "cuda" or dtype == "float32": return nullcontext()
     return torch.autocast("cuda", dtype=getattr(torch, dtype))
 
