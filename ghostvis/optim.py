@@ -12,7 +12,7 @@ from .core import has_backend, optimizer_backend_order, print0, bench, default_d
 
 # %% auto #0
 __all__ = ['ADAMW_BACKENDS', 'adamw_reference_step', 'adamw_backend_supports', 'build_fused_adamw', 'newton_schulz_orthogonalize',
-           'Muon', 'parameter_roles', 'build_optimizers', 'benchmark']
+           'shard_rows', 'Muon', 'parameter_roles', 'build_optimizers', 'benchmark']
 
 # %% ../nbs/06_optim.ipynb #c06b3f6e
 def adamw_reference_step(params, grads, state, lr, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0):
@@ -91,8 +91,17 @@ def newton_schulz_orthogonalize(g: torch.Tensor, steps: int = 5) -> torch.Tensor
     if flat: x = x[0]
     return (x.mT if tall else x).to(g.dtype)
 
+def _local(t: torch.Tensor) -> torch.Tensor:
+    "This rank's part of `t`: the local shard of a DTensor (same storage), `t` itself otherwise."
+    return t.to_local() if hasattr(t, "device_mesh") else t
+
+def shard_rows(rows: int, world: int) -> list[int]:
+    "Rows of each rank's shard of a `rows`-row matrix sharded on dim 0 (torch.chunk's split, as FSDP2 and DTensor use)."
+    chunk = -(-rows // world)
+    return [max(0, min(chunk, rows - r * chunk)) for r in range(world)]
+
 class Muon(torch.optim.Optimizer):
-    "Momentum + Newton-Schulz orthogonalised updates for 2-D parameters; sharded across ranks when distributed."
+    "Momentum + Newton-Schulz orthogonalised updates for 2-D parameters; the work split across ranks when distributed."
     def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, nesterov: bool = True, ns_steps: int = 5,
                  weight_decay: float = 0.0):
         if not (math.isfinite(lr) and lr >= 0): raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
@@ -105,29 +114,71 @@ class Muon(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         loss = closure() if closure is not None else None
-        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-        rank = dist.get_rank() if world > 1 else 0
-        owners, index = [], 0
         for group in self.param_groups:
-            mine = {}
-            for p in group["params"]:
-                owners.append((p, index % world)); index += 1
-                if p.grad is not None and owners[-1][1] == rank: mine.setdefault(tuple(p.shape), []).append(p)
-            for params in mine.values(): self._update(params, group)   # one batched Newton-Schulz per shape
-        if world > 1:
-            for work in [dist.broadcast(p, src=o, async_op=True) for p, o in owners if p.grad is not None]: work.wait()
+            params = [p for p in group["params"] if p.grad is not None]
+            directions = self._momentum(params, group)
+            buckets = {}   # one batched Newton-Schulz per shape (and per kind: sharded DTensor or whole tensor)
+            for p, d in zip(params, directions): buckets.setdefault((tuple(p.shape), hasattr(p, "device_mesh")), []).append((p, d))
+            for (_, sharded), pd in buckets.items():
+                ps, ds = [p for p, _ in pd], [d for _, d in pd]
+                (self._step_sharded if sharded else self._step_replicated)(ps, ds, group)
         return loss
 
-    def _update(self, params, group):
-        "Momentum and the orthogonalised step for same-shape `params`, the Newton-Schulz iterations batched."
-        bufs = [self.state[p].setdefault("momentum_buffer", torch.zeros_like(p)) for p in params]
-        grads = [p.grad for p in params]
+    def _momentum(self, params, group) -> list[torch.Tensor]:
+        "Update every momentum buffer (this rank's shard under FSDP2); the directions to orthogonalise (Nesterov or plain)."
+        bufs = [_local(self.state[p].setdefault("momentum_buffer", torch.zeros_like(p))) for p in params]
+        grads = [_local(p.grad) for p in params]
+        if not params: return []
         torch._foreach_lerp_(bufs, grads, 1 - group["momentum"])
-        g = [gr.lerp(b, group["momentum"]) for gr, b in zip(grads, bufs)] if group["nesterov"] else bufs
-        update = newton_schulz_orthogonalize(torch.stack(g), group["ns_steps"])
-        if group["weight_decay"]: torch._foreach_mul_(params, 1 - group["lr"] * group["weight_decay"])
+        return [g.lerp(b, group["momentum"]) for g, b in zip(grads, bufs)] if group["nesterov"] else bufs
+
+    def _apply(self, params, updates, group):
+        "Weight decay and the scaled orthogonalised step, on this rank's part of each parameter."
+        local = [_local(p) for p in params]
+        if group["weight_decay"]: torch._foreach_mul_(local, 1 - group["lr"] * group["weight_decay"])
         rows, cols = params[0].shape
-        torch._foreach_add_(params, list(update.unbind(0)), alpha=-group["lr"] * max(1.0, rows / cols) ** 0.5)
+        torch._foreach_add_(local, list(updates), alpha=-group["lr"] * max(1.0, rows / cols) ** 0.5)
+
+    def _step_replicated(self, params, directions, group):
+        "Whole tensors (one process, DDP): rank `i % world` orthogonalises parameter `i` and broadcasts its new value."
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        rank = dist.get_rank() if world > 1 else 0
+        mine = list(range(rank, len(params), world))
+        if mine: self._apply([params[i] for i in mine], newton_schulz_orthogonalize(torch.stack([directions[i] for i in mine]), group["ns_steps"]).unbind(0), group)
+        if world > 1:
+            for work in [dist.broadcast(p, src=i % world, async_op=True) for i, p in enumerate(params)]: work.wait()
+
+    def _step_sharded(self, params, directions, group):
+        "FSDP2 shards (rows split over the ranks): owners gather whole matrices by all-to-all, orthogonalise, send the rows back."
+        from torch.distributed.tensor import Shard
+        mesh = params[0].device_mesh
+        if mesh.ndim != 1 or any(tuple(p.placements) != (Shard(0),) for p in params):
+            raise ValueError(f"Muon shards work over a 1-D mesh of dim-0 shards (FSDP2's default); got {params[0].placements} on {mesh}")
+        world, rank, (rows, cols) = mesh.size(), mesh.get_local_rank(), params[0].shape
+        sizes = shard_rows(rows, world)
+        if directions[0].shape[0] != sizes[rank]: raise RuntimeError(f"unexpected shard of {tuple(params[0].shape)}: {tuple(directions[0].shape)} rows on rank {rank}, expected {sizes[rank]}")
+        wire = torch.bfloat16 if directions[0].is_cuda else directions[0].dtype   # Newton-Schulz runs in bf16 on the GPU anyway: half the traffic
+        owned = [list(range(j, len(params), world)) for j in range(world)]       # parameter i is orthogonalised on rank i % world
+        if world == 1: full = torch.stack(directions).to(wire)
+        else:
+            send = torch.cat([directions[i].reshape(-1).to(wire) for j in range(world) for i in owned[j]])
+            recv = send.new_empty(len(owned[rank]) * rows * cols)
+            dist.all_to_all_single(recv, send, [len(owned[rank]) * s * cols for s in sizes],
+                                   [len(o) * sizes[rank] * cols for o in owned], group=mesh.get_group())
+            parts = recv.split([len(owned[rank]) * s * cols for s in sizes])
+            full = torch.cat([part.view(len(owned[rank]), s, cols) for part, s in zip(parts, sizes)], dim=1)   # whole matrices
+        update = newton_schulz_orthogonalize(full, group["ns_steps"]) if len(owned[rank]) else full
+        if world == 1: return self._apply(params, update.to(directions[0].dtype).unbind(0), group)
+        starts = [sum(sizes[:s]) for s in range(world)]
+        send = torch.cat([update[:, a:a + s].reshape(-1) for a, s in zip(starts, sizes)])
+        recv = send.new_empty(len(params) * sizes[rank] * cols)
+        dist.all_to_all_single(recv, send, [len(o) * sizes[rank] * cols for o in owned],
+                               [len(owned[rank]) * s * cols for s in sizes], group=mesh.get_group())
+        mine_of = [part.view(len(o), sizes[rank], cols) for part, o in zip(recv.split([len(o) * sizes[rank] * cols for o in owned]), owned)]
+        updates = [None] * len(params)
+        for o, got in zip(owned, mine_of):
+            for i, u in zip(o, got): updates[i] = u.to(directions[0].dtype)
+        self._apply(params, updates, group)
 
 # %% ../nbs/06_optim.ipynb #1d9ac9d0
 def parameter_roles(model: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
