@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
+import torch.nn as nn
 import torch.distributed as dist
 from fastcore.basics import patch
 from .core import print0, is_rank0, backend_log_lines
@@ -17,8 +18,10 @@ from .checkpoint import (save_checkpoint, load_checkpoint, newest_loadable_check
                                  CheckpointError, UnreadableCheckpoint)
 
 # %% auto #0
-__all__ = ['PEAK_BF16_FLOPS', 'lr_multiplier', 'peak_flops', 'setup_distributed', 'Prefetcher', 'ConfigError', 'TrainConfig',
-           'apply_fp8', 'wrap_model', 'autocast_context', 'Trainer', 'rewind_metrics']
+__all__ = ['PEAK_BF16_FLOPS', 'NCCL_ENV', 'lr_multiplier', 'peak_flops', 'setup_distributed', 'Prefetcher', 'ConfigError',
+           'TrainConfig', 'apply_fp8', 'transformer_blocks', 'checkpoint_activations', 'ensure_process_group',
+           'fsdp_mixed_precision', 'shard_model', 'wrap_model', 'full_state_dict', 'plain_copy', 'autocast_context',
+           'Trainer', 'clip_grad_norm', 'rewind_metrics']
 
 # %% ../nbs/14_train.ipynb #05bcf923
 def lr_multiplier(step: int, total: int, schedule: str = "wsd", warmup_frac: float = 0.02, cooldown_frac: float = 0.2,
@@ -40,11 +43,15 @@ def peak_flops(device: torch.device) -> float | None:
     name = torch.cuda.get_device_name(device)
     return next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
 
+NCCL_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}   # NVLink multicast off
+
 def setup_distributed(device: str | None = None):
     "(rank, local_rank, world_size, device); initialises the process group under torchrun."
     rank, local, world = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if dev.type == "cuda": dev = torch.device("cuda", local); torch.cuda.set_device(dev)
+    if dev.type == "cuda" and world > 1:
+        for k, v in NCCL_ENV.items(): os.environ.setdefault(k, v)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", device_id=dev if dev.type == "cuda" else None)
     return rank, local, world, dev
@@ -135,6 +142,8 @@ class TrainConfig:
         choices = dict(optimizer=("muon", "adamw"), schedule=("cosine", "wsd"), dtype=("bfloat16", "float16", "float32"),
                        fp8=("off", "tensorwise", "rowwise"), parallel=("ddp", "fsdp"))
         out += [(n, f"must be one of {', '.join(c)}, got {getattr(self, n)!r}") for n, c in choices.items() if getattr(self, n) not in c]
+        if self.parallel == "fsdp" and self.dtype == "float16":
+            out.append(("dtype", "float16 needs loss scaling, which FSDP2 training here does not do: use bfloat16 (or float32) with parallel='fsdp'"))
         if not 0 <= self.warmup_frac < 1 or not 0 <= self.cooldown_frac <= 1 or self.warmup_frac + self.cooldown_frac > 1:
             out.append(("warmup_frac", f"need 0 <= warmup_frac < 1, 0 <= cooldown_frac <= 1 and their sum <= 1, got {self.warmup_frac} and {self.cooldown_frac}"))
         return out
@@ -146,16 +155,77 @@ def apply_fp8(model, recipe: str = "off"):
     raise NotImplementedError(f"fp8={recipe!r} is not implemented yet")
 
 # %% ../nbs/14_train.ipynb #16f6759c
+def transformer_blocks(model: nn.Module) -> list[nn.Module]:
+    "The repeated layers: children of every `ModuleList` named `blocks` or `layers` (the GPT's blocks, the vision encoder's layers)."
+    return [b for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and name.rsplit(".", 1)[-1] in ("blocks", "layers") for b in m]
+
+def checkpoint_activations(blocks) -> None:
+    "Recompute each block's activations in the backward pass instead of keeping them (torch.utils.checkpoint per block)."
+    from torch.utils.checkpoint import checkpoint
+    for block in blocks:
+        def forward(*args, _forward=block.forward, **kwargs):   # an instance attribute: parameter names and state dicts stay as they are
+            if not torch.is_grad_enabled(): return _forward(*args, **kwargs)
+            return checkpoint(_forward, *args, use_reentrant=False, **kwargs)
+        block.forward = forward
+
+def ensure_process_group(device: torch.device) -> None:
+    "A process group of one when there is none (FSDP2 in a single process: nothing to shard, but the same code path)."
+    if dist.is_initialized(): return
+    print0("--parallel fsdp in one process: FSDP2 over 1 rank (nothing sharded); launch with torchrun --nproc_per_node N to shard")
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=dist.HashStore(), rank=0, world_size=1,
+                            device_id=device if device.type == "cuda" else None)
+
+def fsdp_mixed_precision(config: TrainConfig, device: torch.device):
+    "FSDP2's policy: parameters gathered and used in `config.dtype` on the GPU, gradients reduced in float32 (CPU: float32 throughout)."
+    from torch.distributed.fsdp import MixedPrecisionPolicy
+    compute = getattr(torch, config.dtype) if device.type == "cuda" and config.dtype != "float32" else None
+    return MixedPrecisionPolicy(param_dtype=compute, reduce_dtype=torch.float32)
+
+def shard_model(model: nn.Module, config: TrainConfig, device: torch.device, world_size: int) -> nn.Module:
+    "FSDP2: each transformer block its own group (gathered just before it runs, freed after), the rest in the root's group."
+    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.device_mesh import init_device_mesh
+    ensure_process_group(device)
+    mesh = init_device_mesh(device.type, (world_size,))
+    policy = fsdp_mixed_precision(config, device)
+    for block in transformer_blocks(model): fully_shard(block, mesh=mesh, mp_policy=policy)
+    return fully_shard(model, mesh=mesh, mp_policy=policy)
+
 def wrap_model(model, config: TrainConfig, device: torch.device, world_size: int = 1):
-    "(wrapped, step_model): the model wrapped for `world_size` processes, and that wrapper compiled if configured."
+    "(wrapped, step_model): activation checkpointing if configured, the model wrapped for `world_size` processes (DDP or FSDP2), compiled if configured."
+    blocks = transformer_blocks(model)
+    if config.activation_checkpointing:
+        if not blocks: raise ValueError(f"activation_checkpointing: {type(model).__name__} has no ModuleList named blocks or layers to checkpoint")
+        checkpoint_activations(blocks)
+    if config.compile:   # a global inductor setting: set either way, so runs in one process do not inherit it
+        import torch._inductor.config as inductor_config
+        inductor_config.coordinate_descent_tuning = config.tune_kernels and device.type == "cuda"
+    if config.parallel == "fsdp":   # compile block by block (then shard): FSDP2's hooks stay outside the compiled graphs
+        if config.compile:
+            for block in blocks: block.compile()
+        wrapped = shard_model(model, config, device, world_size)
+        return wrapped, wrapped
     wrapped = model
     if world_size > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
         wrapped = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if config.compile:   # a global inductor setting: set either way, so runs in one process do not inherit it
-        import torch._inductor.config as inductor_config
-        inductor_config.coordinate_descent_tuning = config.tune_kernels and device.type == "cuda"
     return wrapped, torch.compile(wrapped) if config.compile else wrapped
+
+def full_state_dict(model) -> dict:
+    "The whole model's state dict on CPU: gathered from the shards under FSDP2 (every rank must call it; rank 0 gets it, others {})."
+    if not any(hasattr(p, "device_mesh") for p in model.parameters()): return {k: v.cpu() for k, v in model.state_dict().items()}
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, StateDictOptions
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+def plain_copy(model):
+    "A plain (unsharded, uncompiled) float32 CPU copy of `model` on rank 0 (None elsewhere): for export; every rank must call it."
+    from torch.distributed.fsdp import FSDPModule
+    sd = full_state_dict(model)
+    if not is_rank0(): return None
+    cls = next(c for c in type(model).__mro__ if issubclass(c, nn.Module) and not issubclass(c, FSDPModule))   # FSDP2 subclasses the model's class
+    with torch.device("cpu"): plain = cls(model.config)
+    plain.load_state_dict(sd)
+    return plain.float()
 
 # %% ../nbs/14_train.ipynb #1e6525fd
 def autocast_context(device: torch.device, dtype: str):
@@ -179,6 +249,7 @@ class Trainer:
                              f"{tokens_per_batch} x {world_size} = {per_micro_step}")
         self.grad_accum = self.total_tokens // per_micro_step
         apply_fp8(model, config.fp8)
+        self.sharded = config.parallel == "fsdp"
         self.ddp_model, self.step_model = wrap_model(model, config, self.device, world_size)
         lr = lambda x: x * config.lr_scale
         self.optimizers = build_optimizers(model, model_dim=self._model_dim(), embedding_lr=lr(config.embedding_lr),
@@ -227,6 +298,14 @@ class Trainer:
         if is_rank0(): print0(f"Saved {save_checkpoint(self.config.out_dir, self.step, self.state(), self.config.keep_last)}")
 
 # %% ../nbs/14_train.ipynb #e572b7eb
+def clip_grad_norm(params, max_norm: float) -> torch.Tensor:
+    "Scale the gradients of `params` so their global L2 norm is at most `max_norm`; the norm before clipping (over all shards under FSDP2)."
+    params = [p for p in params if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+    if hasattr(norm, "full_tensor"): norm = norm.full_tensor()   # DTensor gradients: sum the shards' squares across ranks
+    torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+    return norm
+
 @patch
 def train_step(self: Trainer) -> tuple[float, int]:
     "One optimizer step: (mean loss over the micro-steps, useful tokens over all processes)."
@@ -239,12 +318,15 @@ def train_step(self: Trainer) -> tuple[float, int]:
         batch = self.loader.next_batch()
         useful += batch.get("n_tokens", 0)
         sync = micro == self.grad_accum - 1 or self.world == 1
+        if self.sharded and self.grad_accum > 1:   # FSDP2: reduce-scatter only after the last micro-step, keep the gathered weights until then
+            last = micro == self.grad_accum - 1
+            self.ddp_model.set_requires_gradient_sync(last); self.ddp_model.set_reshard_after_backward(last)
         ctx = self.ddp_model.no_sync() if not sync and hasattr(self.ddp_model, "no_sync") else nullcontext()
         with ctx, autocast_context(self.device, c.dtype):
             loss = self.loss_fn(self.step_model, batch) / self.grad_accum
         with ctx: loss.backward()
         total += loss.detach()
-    if c.grad_clip > 0: torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+    self.grad_norm = float(clip_grad_norm(self.model.parameters(), c.grad_clip)) if c.grad_clip > 0 else None
     for o in self.optimizers: o.step()
     for o in self.optimizers: o.zero_grad(set_to_none=True)
     if self.world > 1: dist.all_reduce(total, op=dist.ReduceOp.AVG)
