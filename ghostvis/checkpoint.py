@@ -4,15 +4,18 @@
 
 # %% ../nbs/13_checkpoint.ipynb #9d0b2626
 from __future__ import annotations
-import os, random
+import os, random, re, shutil, warnings
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import torch
+import torch.distributed as dist
 from .core import print0
 
 # %% auto #0
-__all__ = ['CKPT_VERSION', 'CheckpointError', 'UnreadableCheckpoint', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
-           'newest_loadable_checkpoint', 'rng_state', 'set_rng_state']
+__all__ = ['CKPT_VERSION', 'CheckpointError', 'UnreadableCheckpoint', 'checkpoints', 'save_checkpoint', 'latest_checkpoint',
+           'load_checkpoint', 'newest_loadable_checkpoint', 'save_sharded_checkpoint', 'sharded_keys', 'load_sharded',
+           'read_sharded', 'rng_state', 'set_rng_state']
 
 # %% ../nbs/13_checkpoint.ipynb #acd72e0a
 CKPT_VERSION = 1
@@ -23,6 +26,15 @@ class CheckpointError(RuntimeError):
 class UnreadableCheckpoint(CheckpointError):
     "A checkpoint file that cannot be read back: truncated or corrupt."
 
+def checkpoints(out_dir) -> list[Path]:
+    "The checkpoints in `out_dir`, oldest first: `ckpt_{step}.pt` files and `ckpt_{step}` directories (sharded, DCP)."
+    found = [p for p in Path(out_dir).glob("ckpt_*") if re.fullmatch(r"ckpt_\d+(\.pt)?", p.name) and (p.is_dir() or p.suffix == ".pt")]
+    return sorted(found, key=lambda p: int(p.name[5:].removesuffix(".pt")))
+
+def _remove(path: Path):
+    if path.is_dir(): shutil.rmtree(path)
+    else: path.unlink()
+
 def save_checkpoint(out_dir, step: int, state: dict, keep_last: int = 3) -> Path:
     "Write `state` (plus version and step) to `out_dir/ckpt_{step:06d}.pt` atomically; keep the newest `keep_last`."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -30,18 +42,20 @@ def save_checkpoint(out_dir, step: int, state: dict, keep_last: int = 3) -> Path
     tmp = path.with_suffix(f".pt.tmp{os.getpid()}")
     torch.save(dict(state, version=CKPT_VERSION, step=step), tmp)
     os.replace(tmp, path)
-    for old in sorted(out.glob("ckpt_*.pt"))[:-keep_last]: old.unlink()
+    for old in checkpoints(out)[:-keep_last]: _remove(old)
     return path
 
 def latest_checkpoint(out_dir) -> Path | None:
-    "The newest `ckpt_*.pt` in `out_dir`, or None."
-    found = sorted(Path(out_dir).glob("ckpt_*.pt"))
+    "The newest checkpoint in `out_dir` (file or sharded directory), or None."
+    found = checkpoints(out_dir)
     return found[-1] if found else None
 
-def load_checkpoint(path, expected_config: dict | None = None) -> dict:
-    "The checkpoint at `path`, checked to be ours and (if given) written for `expected_config`."
+def load_checkpoint(path, expected_config: dict | None = None, weights: bool = True) -> dict:
+    """The checkpoint at `path`, checked to be ours and (if given) written for `expected_config`. A sharded one (a
+    directory) comes back with its model weights gathered whole on the CPU (`weights=False`: without tensors)."""
     path = Path(path)
-    try: ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    meta = path / "trainer.pt" if path.is_dir() else path
+    try: ckpt = torch.load(meta, map_location="cpu", weights_only=False)
     except Exception as e:
         raise UnreadableCheckpoint(f"checkpoint {path} cannot be read ({type(e).__name__}: {str(e)[:200]}): it may be "
                                    f"truncated or corrupt") from None
@@ -50,21 +64,89 @@ def load_checkpoint(path, expected_config: dict | None = None) -> dict:
     if expected_config is not None and ckpt.get("config") != expected_config:
         diff = {k: (ckpt.get("config", {}).get(k), v) for k, v in expected_config.items() if ckpt.get("config", {}).get(k) != v}
         raise CheckpointError(f"checkpoint {path} was written for another model (checkpoint vs this run: {diff})")
+    if path.is_dir():
+        try: tensors = read_sharded(path, "model.") if weights else sharded_keys(path)
+        except UnreadableCheckpoint: raise
+        except Exception as e:
+            raise UnreadableCheckpoint(f"checkpoint {path} cannot be read ({type(e).__name__}: {str(e)[:200]}): its shards may be "
+                                       f"missing, truncated or corrupt") from None
+        if weights: ckpt["model"] = tensors
     return ckpt
 
 
-def newest_loadable_checkpoint(out_dir, expected_config: dict | None = None) -> tuple[Path, dict] | None:
+def newest_loadable_checkpoint(out_dir, expected_config: dict | None = None, weights: bool = True) -> tuple[Path, dict] | None:
     """(path, checkpoint) of the newest checkpoint in `out_dir` that loads, or None if there is none. Unreadable newer
     ones are renamed `*.unreadable` (kept, but out of the rotation) with a line saying which and why; a checkpoint
     written for another model is an error, not a reason to go further back."""
-    found = sorted(Path(out_dir).glob("ckpt_*.pt"))
+    found = checkpoints(out_dir)
     for path in reversed(found):
-        try: return path, load_checkpoint(path, expected_config)
+        try: return path, load_checkpoint(path, expected_config, weights)
         except UnreadableCheckpoint as e:
             aside = path.with_name(path.name + ".unreadable"); os.replace(path, aside)
             print0(f"Skipping {path.name}: {e}; kept as {aside.name}")
     if found: raise UnreadableCheckpoint(f"none of the {len(found)} checkpoints in {out_dir} can be read (kept as *.unreadable)")
     return None
+
+# %% ../nbs/13_checkpoint.ipynb #04f7050a
+def _rank0() -> bool: return not dist.is_initialized() or dist.get_rank() == 0
+
+@contextmanager
+def _one_process_quiet():
+    "DCP warns on every call without a process group that it assumes one process: that is what we mean."
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled, unavailable or uninitialized")
+        yield
+def _barrier():
+    if dist.is_initialized(): dist.barrier()
+
+def save_sharded_checkpoint(out_dir, step: int, tensors: dict, state: dict, keep_last: int = 3) -> Path:
+    """Every rank calls it: DCP writes each rank's shards of `tensors` (model and optimizer state dicts, DTensors or
+    whole tensors) to `out_dir/ckpt_{step:06d}/`, rank 0 adds `state` (the rest, plus version and step) as trainer.pt;
+    the directory is renamed into place when complete. Keeps the newest `keep_last` checkpoints."""
+    import torch.distributed.checkpoint as dcp
+    out = Path(out_dir); path, tmp = out / f"ckpt_{step:06d}", out / f"ckpt_{step:06d}.tmp"
+    if _rank0():
+        out.mkdir(parents=True, exist_ok=True)
+        if tmp.exists(): shutil.rmtree(tmp)   # left by a run that died while saving this step
+    _barrier()
+    with _one_process_quiet(): dcp.save(tensors, checkpoint_id=tmp)
+    if _rank0():
+        torch.save(dict(state, version=CKPT_VERSION, step=step, format="dcp"), tmp / "trainer.pt")
+        if path.exists(): _remove(path)
+        os.replace(tmp, path)
+        for old in checkpoints(out)[:-keep_last]: _remove(old)
+    _barrier()
+    return path
+
+def sharded_keys(path) -> dict:
+    "{key: (shape, dtype)} of the tensors in a DCP checkpoint directory, from its metadata; raises if a shard file is missing or short."
+    from torch.distributed.checkpoint import FileSystemReader
+    from torch.distributed.checkpoint.metadata import TensorStorageMetadata
+    meta = FileSystemReader(str(path)).read_metadata()
+    ends = {}
+    for info in meta.storage_data.values(): ends[info.relative_path] = max(ends.get(info.relative_path, 0), info.offset + info.length)
+    for name, end in ends.items():
+        size = (Path(path) / name).stat().st_size if (Path(path) / name).exists() else None
+        if size is None or size < end:
+            raise UnreadableCheckpoint(f"checkpoint {path} cannot be read (shard {name} is {'missing' if size is None else f'{size} bytes, expected {end}'}): "
+                                       f"its shards may be missing, truncated or corrupt")
+    return {k: (tuple(m.size), m.properties.dtype) for k, m in meta.state_dict_metadata.items() if isinstance(m, TensorStorageMetadata)}
+
+def load_sharded(state: dict, path, no_dist: bool = False) -> None:
+    "Fill `state` (whole tensors or DTensor shards, any world size) from the DCP checkpoint at `path`; every rank calls it unless `no_dist`."
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.api import CheckpointException   # a BaseException: not caught by `except Exception`
+    try:
+        with _one_process_quiet(): dcp.load(state, checkpoint_id=str(path), no_dist=no_dist)
+    except CheckpointException as e:
+        raise UnreadableCheckpoint(f"checkpoint {path} cannot be read ({str(e)[:300]}): its shards may be missing, truncated or corrupt") from None
+
+def read_sharded(path, prefix: str = "model.") -> dict:
+    "The tensors under `prefix` of a DCP checkpoint, whole, on the CPU, in this process alone (no process group needed): for export, --init, serving."
+    sd = {k: torch.empty(shape, dtype=dtype) for k, (shape, dtype) in sharded_keys(path).items() if k.startswith(prefix)}
+    if not sd: raise CheckpointError(f"{path} holds no tensors under {prefix!r}")
+    load_sharded(sd, path, no_dist=True)
+    return {k[len(prefix):]: v for k, v in sd.items()}
 
 # %% ../nbs/13_checkpoint.ipynb #31d86cf1
 def rng_state() -> dict:

@@ -13,10 +13,10 @@ from ..checkpoint import load_checkpoint, CheckpointError
 from ..train import TrainConfig, ConfigError
 
 # %% auto #0
-__all__ = ['HELD_OUT_SEED', 'add_common_args', 'validate_common_args', 'train_config', 'add_data_args', 'validate_data_args',
-           'default_sequence_len', 'image_tokens_per_image', 'check_row_length', 'check_total_batch', 'get_tokenizer',
-           'text_config', 'vlm_config', 'load_init_weights', 'DeviceLoader', 'mean_loss', 'generate_greedy',
-           'answer_question', 'export_final', 'vqa_accuracy', 'sft_loss']
+__all__ = ['HELD_OUT_SEED', 'add_common_args', 'validate_common_args', 'validate_parallel', 'train_config', 'add_data_args',
+           'validate_data_args', 'default_sequence_len', 'image_tokens_per_image', 'check_row_length',
+           'check_total_batch', 'get_tokenizer', 'text_config', 'vlm_config', 'load_init_weights', 'DeviceLoader',
+           'mean_loss', 'generate_greedy', 'answer_question', 'export_final', 'vqa_accuracy', 'sft_loss']
 
 # %% ../../nbs/16_scripts.ipynb #23fda58e
 def add_common_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -69,9 +69,21 @@ def validate_common_args(p: argparse.ArgumentParser, args) -> None:
     for name in ("depth", "device_batch_size"):
         if getattr(args, name) <= 0: p.error(f"argument --{name}: must be positive, got {getattr(args, name)}")
     if args.sequence_len is not None and args.sequence_len <= 0: p.error(f"argument --sequence_len: must be positive, got {args.sequence_len}")
-    if args.resume not in (None, "auto") and not Path(args.resume).is_file():
-        p.error(f"argument --resume: no checkpoint file at {args.resume} (or pass 'auto')")
+    if args.resume not in (None, "auto") and not (Path(args.resume).is_file() or (Path(args.resume) / "trainer.pt").is_file()):
+        p.error(f"argument --resume: no checkpoint at {args.resume}: pass a ckpt_*.pt file, a sharded ckpt_* directory (--parallel fsdp), or 'auto'")
+    validate_parallel(p, args)
     train_config(args, p)
+
+def validate_parallel(p: argparse.ArgumentParser, args) -> None:
+    "Exit with an argparse error for a process layout that cannot run: more processes on a node than GPUs, FSDP2 on a torch without it."
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", 1)))
+    cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    if cuda and local_world > 1 and local_world > torch.cuda.device_count():
+        p.error(f"argument --device: {local_world} processes on this node (torchrun --nproc_per_node) but {torch.cuda.device_count()} GPU(s): "
+                f"start one process per GPU, or pass --device cpu")
+    if args.parallel == "fsdp":
+        try: from torch.distributed.fsdp import fully_shard
+        except ImportError: p.error(f"argument --parallel: fsdp needs torch.distributed.fsdp.fully_shard (torch >= 2.6); this is torch {torch.__version__}")
 
 def train_config(args, p: argparse.ArgumentParser | None = None) -> TrainConfig:
     "The `TrainConfig` that the parsed flags describe; with a parser, a bad value exits with an argparse error naming its flag."
