@@ -217,13 +217,13 @@ def full_state_dict(model) -> dict:
     from torch.distributed.checkpoint.state_dict import get_model_state_dict, StateDictOptions
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
-def plain_copy(model):
-    "A plain (unsharded, uncompiled) float32 CPU copy of `model` on rank 0 (None elsewhere): for export; every rank must call it."
+def plain_copy(model, device="cpu"):
+    "A plain (unsharded, uncompiled) float32 copy of `model` on `device` on rank 0 (None elsewhere), e.g. for export; every rank must call it."
     from torch.distributed.fsdp import FSDPModule
     sd = full_state_dict(model)
     if not is_rank0(): return None
     cls = next(c for c in type(model).__mro__ if issubclass(c, nn.Module) and not issubclass(c, FSDPModule))   # FSDP2 subclasses the model's class
-    with torch.device("cpu"): plain = cls(model.config)
+    with torch.device(device): plain = cls(model.config)
     plain.load_state_dict(sd)
     return plain.float()
 
@@ -446,10 +446,20 @@ def run(self: Trainer) -> dict:
 
 @patch
 def evaluate(self: Trainer) -> dict:
-    "Run `eval_fn` in eval mode under autocast; log and record its results."
-    self.model.eval()
-    with autocast_context(self.device, self.config.dtype): res = self.eval_fn(self.model)
-    self.model.train()
+    """Run `eval_fn` in eval mode under autocast; log and record its results. Under FSDP2 it runs on rank 0 alone, on the
+    model gathered whole there: an evaluation may run the model on one rank only (chat_sft generates answers on rank
+    0), which sharded weights cannot do; the results are sent to every rank."""
+    if self.sharded:
+        whole, res = plain_copy(self.model, self.device), None   # every rank takes part in the gather
+        if is_rank0():
+            whole.eval()
+            with autocast_context(self.device, self.config.dtype): res = self.eval_fn(whole)
+        del whole
+        res = self._gather(res)[0]
+    else:
+        self.model.eval()
+        with autocast_context(self.device, self.config.dtype): res = self.eval_fn(self.model)
+        self.model.train()
     if is_rank0():
         print0("Eval | " + " | ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in res.items()))
         with open(Path(self.config.out_dir) / "metrics.jsonl", "a") as f: f.write(json.dumps(dict(step=self.step, eval=res)) + "\n")

@@ -1,9 +1,12 @@
 """Training on several processes on the CPU (gloo): DDP, FSDP2 and one process give the same losses for the same
-global batch, and checkpoints written by N processes resume on M.
+global batch; checkpoints written by N processes resume on M (1, 2, 4; FSDP2, DDP or none); a same-world resume is bit
+for bit; a sharded checkpoint exports to HF format; an evaluation that runs on rank 0 alone works under FSDP2.
 
-Each test starts this file as a worker, under `python -m torch.distributed.run --nproc_per_node N` or as one plain
-process, with a JSON list of runs; rank 0 writes every run's losses and gradient norms to a JSON file that the test
-compares. Model: the tiny GPT (2 layers, width 64) on a global batch of 8 rows x 16 tokens per optimizer step.
+Each launch starts this file as a worker, under `python -m torch.distributed.run --nproc_per_node N` or as one plain
+process (FSDP2 then runs over a process group of one), with a JSON list of runs; rank 0 writes every run's losses and
+gradient norms to a JSON file that the tests compare. Four launches (1, 2, 4 and 1 processes, each using the previous
+one's checkpoints), module-scoped fixtures, about 50 s on 2 cores. Model: the tiny GPT (2 layers, width 64) on a
+global batch of 8 rows x 16 tokens per optimizer step.
 
 Tolerance: float32 throughout, but the sums are taken in another order (each rank averages its own rows, then the
 all-reduce or reduce-scatter averages the ranks; FSDP2 also splits the Newton-Schulz batches differently), so the runs
@@ -51,21 +54,22 @@ def worker(runs_file: str, out_file: str):
     for run in json.loads(Path(runs_file).read_text()):
         run = dict(run)
         name, rows, mode = run.pop("name"), run.pop("rows_per_process", ROWS // world), run.pop("mode", "steps")
-        offset, dump = run.pop("data_offset", 0), run.pop("dump_weights", None)
+        offset, dump, evaluates = run.pop("data_offset", 0), run.pop("dump_weights", None), run.pop("eval", False)
         torch.manual_seed(0)
         model = GPT(get_tiny_config(use_fused_kernels=False, sequence_len=T))
         cfg = TrainConfig(**{**dict(max_iterations=STEPS, total_batch_size=ROWS * T, warmup_frac=0.0, save_final=False, log_every=100), **run})
         trainer = Trainer(cfg, model, lambda m, b: m(b["x"], targets=b["y"]), RowStream(rows, rank, world, offset=offset),
-                          tokens_per_batch=rows * T, device=device, rank=rank, world_size=world, model_config=model.config.to_dict())
+                          tokens_per_batch=rows * T, device=device, rank=rank, world_size=world, model_config=model.config.to_dict(),
+                          eval_fn=rank0_eval if evaluates else None)
         if mode == "steps":
             losses, norms = [], []
             for _ in range(STEPS):
                 losses.append(trainer.train_step()[0]); norms.append(float(trainer.grad_norm))
             results[name] = dict(loss=losses, grad_norm=norms, grad_accum=trainer.grad_accum)
         elif mode == "run":
-            trainer.run()
+            final = trainer.run()
             results[name] = dict(loss=[h["loss"] for h in trainer.history], grad_norm=[h["grad_norm"] for h in trainer.history],
-                                 step=trainer.step, grad_accum=trainer.grad_accum)
+                                 step=trainer.step, grad_accum=trainer.grad_accum, eval=final)
             if dump:
                 plain = plain_copy(trainer.model)
                 if rank == 0: torch.save(plain.state_dict(), dump)
@@ -74,6 +78,15 @@ def worker(runs_file: str, out_file: str):
             except Exception as e: results[name] = dict(error=f"{type(e).__name__}: {e}")
         trainer.loader.close()
     if rank == 0: Path(out_file).write_text(json.dumps(results))
+
+
+def rank0_eval(model) -> dict:
+    "A held-out loss computed on rank 0 only, as chat_sft generates its answers: under FSDP2 the Trainer hands rank 0 the whole model."
+    import torch
+    from ghostvis.core import is_rank0
+    if not is_rank0(): return {}
+    batch = RowStream(ROWS, offset=7).next_batch()
+    with torch.no_grad(): return dict(val_loss=float(model(batch["x"], targets=batch["y"])))
 
 
 def free_port() -> int:
@@ -134,7 +147,7 @@ def one_process(runs_dir):
     """The reference, in one plain process (no torchrun; FSDP2 over a group of one): every mode's losses, a run on other
     data, and two checkpoints at step 3: a one-file one (no FSDP) and a sharded one (FSDP2 on 1 process)."""
     return launch(runs_dir, 1, equal_runs(1) + [dict(name="other data", parallel="ddp", optimizer="muon", data_offset=1),
-                                                saving("save 1p", "ddp", runs_dir / "p1"), saving("save fsdp 1", "fsdp", runs_dir / "f1")],
+                                                saving("save 1p", "ddp", runs_dir / "p1", eval=True), saving("save fsdp 1", "fsdp", runs_dir / "f1", eval=True)],
                   torchrun=False)
 
 
@@ -144,7 +157,7 @@ def two_procs(runs_dir, one_process):
     DDP), from the 1-process FSDP2 checkpoint, and from the one-file checkpoint (whole tensors into shards)."""
     ck = lambda d: runs_dir / d / "ckpt_000003"
     return launch(runs_dir, 2, equal_runs(2) + [
-        saving("save fsdp 2", "fsdp", runs_dir / "f2"),
+        saving("save fsdp 2", "fsdp", runs_dir / "f2", eval=True),
         resuming("fsdp 2 from fsdp 2", "fsdp", ck("f2"), runs_dir / "r22"),
         resuming("ddp 2 from fsdp 2", "ddp", ck("f2"), runs_dir / "r22d"),
         resuming("fsdp 2 from fsdp 1", "fsdp", ck("f1"), runs_dir / "r12"),
@@ -156,7 +169,7 @@ def four_procs(runs_dir, two_procs):
     "Four ranks: the same modes; resumed from the 2-rank checkpoint; FSDP2 with checkpoints at 3 and 6 and the final weights gathered to a file."
     return launch(runs_dir, 4, equal_runs(4) + [
         resuming("fsdp 4 from fsdp 2", "fsdp", runs_dir / "f2" / "ckpt_000003", runs_dir / "r24"),
-        saving("save fsdp 4", "fsdp", runs_dir / "f4", save_final=True, dump_weights=str(runs_dir / "f4_final.pt"))])
+        saving("save fsdp 4", "fsdp", runs_dir / "f4", save_final=True, eval=True, dump_weights=str(runs_dir / "f4_final.pt"))])
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +197,13 @@ def test_one_process_modes_agree(one_process):
     assert_same(one_process["fsdp adamw"], one_process["ddp adamw"])
     assert_same(one_process["fsdp muon ac accum"], one_process["ddp muon"])
     assert_same(one_process["ddp muon accum"], one_process["ddp muon"])
+
+
+def test_eval_on_rank0(one_process, two_procs, four_procs):
+    "An evaluation that runs the model on rank 0 alone works under FSDP2 (the whole model gathered there) and agrees across world sizes."
+    ref = one_process["save 1p"]["eval"]["val_loss"]
+    for got in (one_process["save fsdp 1"], two_procs["save fsdp 2"], four_procs["save fsdp 4"]):
+        assert abs(got["eval"]["val_loss"] - ref) <= TOL * abs(ref), (got["eval"], ref)
 
 
 def test_resume_same_world_is_exact(two_procs):

@@ -70,7 +70,8 @@ def validate_common_args(p: argparse.ArgumentParser, args) -> None:
         if getattr(args, name) <= 0: p.error(f"argument --{name}: must be positive, got {getattr(args, name)}")
     if args.sequence_len is not None and args.sequence_len <= 0: p.error(f"argument --sequence_len: must be positive, got {args.sequence_len}")
     if args.resume not in (None, "auto") and not (Path(args.resume).is_file() or (Path(args.resume) / "trainer.pt").is_file()):
-        p.error(f"argument --resume: no checkpoint at {args.resume}: pass a ckpt_*.pt file, a sharded ckpt_* directory (--parallel fsdp), or 'auto'")
+        p.error(f"argument --resume: no checkpoint file or sharded checkpoint directory at {args.resume} (pass a ckpt_*.pt file, a ckpt_* "
+                f"directory written under --parallel fsdp, or 'auto')")
     validate_parallel(p, args)
     train_config(args, p)
 
