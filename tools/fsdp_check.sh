@@ -7,8 +7,12 @@
 #  3. With 2 or more GPUs: fp32 FSDP2 under torchrun on 2 GPUs vs step 1's one-GPU run, and step 2's checkpoint
 #     (written by one GPU) resumed on 2 GPUs.
 # Prints each pair's largest relative loss gap; NVLink multicast stays off in every process.
+# Usage on the GPU machine, from the repository root with .whl carried (tools/gpu_wheels.sh): bash tools/fsdp_check.sh
 set -euo pipefail
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+if ! python3 -c "import fastcore" 2>/dev/null; then   # the machine lacks ghostvis's pure-Python needs: the carried wheels, as tools/gpu.sh does
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl >/tmp/pip.log 2>&1 || { cat /tmp/pip.log; exit 1; }
+fi
+export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; W=/tmp/fsdp_check; rm -rf $W; mkdir -p $W
 nvidia-smi --query-gpu=name --format=csv,noheader
 NGPU=$(nvidia-smi -L | wc -l)
