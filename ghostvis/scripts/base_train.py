@@ -162,7 +162,7 @@ def _stock_tokens_per_s(args, skip: int) -> tuple[float, object]:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(); opt.zero_grad(set_to_none=True)
-        float(loss)
+        float(loss.detach())
         if cuda: torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     return statistics.median(args.device_batch_size * c.sequence_len / t for t in times[skip:]), c
