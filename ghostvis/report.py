@@ -5,30 +5,44 @@
 # %% ../nbs/90_benchmarks.ipynb #1fa052a2
 from __future__ import annotations
 import torch
+import torch.nn.functional as F
 from .core import bench, default_device, print0
-from .results import load_results, provenance_caption
+from .results import load_results, provenance_caption, plot_results
 
 # %% auto #0
-__all__ = ['STAGES', 'HEADLINES', 'benchmark', 'breakdown_table', 'results_table', 'plot_breakdown', 'headline_table', 'explorer']
+__all__ = ['STAGES', 'HEADLINES', 'stock_attention', 'stock_loss', 'benchmark', 'breakdown_table', 'latest_run', 'results_table',
+           'plot_newest', 'plot_breakdown', 'headline_table', 'explorer']
 
 # %% ../nbs/90_benchmarks.ipynb #d69b8ea7
-STAGES = ("eager", "torch.compile", "ghostvis")
+STAGES = ("stock eager", "stock compiled", "ghostvis")
 
 def _fwd_bwd(fn, *inputs):
-    "A callable running `fn(*inputs)` forward and backward (inputs that require grad get their grads reset)."
+    "A callable running `fn(*inputs)` forward and backward (grads of the inputs that require grad, and of `fn`'s parameters, reset first)."
+    params = list(fn.parameters()) if isinstance(fn, torch.nn.Module) else []
     def run():
-        for t in inputs:
+        for t in [*inputs, *params]:
             if isinstance(t, torch.Tensor): t.grad = None
         fn(*inputs).float().sum().backward()
     return run
 
+def stock_attention(q, k, v):
+    "Causal attention as a PyTorch user writes it: SDPA over (B, H, T, D); q, k, v in and the output out as (B, T, H, D)."
+    y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True,
+                                       enable_gqa=q.shape[2] != k.shape[2])
+    return y.transpose(1, 2)
+
+def stock_loss(h, weight, targets):
+    "The LM head's loss as a PyTorch user writes it: logits in fp32, then `F.cross_entropy`."
+    return F.cross_entropy(F.linear(h, weight).float(), targets)
+
 def _breakdown_cases(device, quick: bool):
     "(component, count per step, {stage: callable}) at the d20 training shape (tiny on CPU or quick)."
-    from ghostvis.attention import attention, attention_ref
-    from ghostvis.rmsnorm import rms_norm, rms_norm_ref
+    from ghostvis.attention import attention
+    from ghostvis.rmsnorm import rms_norm
     from ghostvis.mlp import SwiGLUMLP
-    from ghostvis.loss import fused_linear_cross_entropy, linear_cross_entropy_ref
+    from ghostvis.loss import fused_linear_cross_entropy
     from ghostvis.model import get_small_config, get_tiny_config
+    from ghostvis.scripts.base_train import StockMLP
     cuda = device.type == "cuda"
     c = get_small_config(20) if cuda and not quick else get_tiny_config()
     B, T = (16, 2048) if cuda and not quick else (2, 64)
@@ -38,66 +52,84 @@ def _breakdown_cases(device, quick: bool):
     q, k, v = rnd(B, T, H, hd), rnd(B, T, c.n_kv_head, hd), rnd(B, T, c.n_kv_head, hd)
     x, w = rnd(N, D), rnd(D)
     head, targets = rnd(c.vocab_size, D, scale=D ** -0.5), torch.randint(0, c.vocab_size, (N,), device=device)
-    mlps = {s: SwiGLUMLP(D, c.intermediate_size, impl).to(device, dt) for s, impl in zip(STAGES, ("eager", "compile", "fused" if cuda else "eager"))}
+    norm = torch.nn.RMSNorm(D, eps=c.norm_eps, device=device, dtype=dt)
+    mlp = StockMLP(D, c.intermediate_size).to(device, dt)
+    ours_mlp = SwiGLUMLP(D, c.intermediate_size, "fused" if cuda else "eager").to(device, dt)
+    stages = lambda stock, ours, *a, ours_inputs=None: {"stock eager": _fwd_bwd(stock, *a), "stock compiled": _fwd_bwd(torch.compile(stock), *a),
+                                                        "ghostvis": _fwd_bwd(ours, *(ours_inputs or a))}
     norms = 2 * c.n_layer + 1 + (2 * c.n_layer if c.qk_norm else 0)
-    ref_ce = lambda h, W, t: linear_cross_entropy_ref(h, W, t)
     return c, [
-        ("attention", c.n_layer, {"eager": _fwd_bwd(attention_ref, q, k, v), "torch.compile": _fwd_bwd(torch.compile(attention_ref), q, k, v),
-                                  "ghostvis": _fwd_bwd(attention, q, k, v)}),
-        ("RMSNorm", norms, {"eager": _fwd_bwd(rms_norm_ref, x, w), "torch.compile": _fwd_bwd(torch.compile(rms_norm_ref), x, w),
-                            "ghostvis": _fwd_bwd(rms_norm, x, w)}),
-        ("MLP", c.n_layer, {s: _fwd_bwd(m, x) for s, m in mlps.items()}),
-        ("loss (LM head + cross-entropy)", 1, {"eager": _fwd_bwd(ref_ce, x, head, targets), "torch.compile": _fwd_bwd(torch.compile(ref_ce), x, head, targets),
-                                               "ghostvis": _fwd_bwd(fused_linear_cross_entropy, x, head, targets)}),
+        ("attention", c.n_layer, stages(stock_attention, attention, q, k, v)),
+        ("RMSNorm", norms, stages(norm, rms_norm, x, ours_inputs=(x, w))),
+        ("MLP", c.n_layer, stages(mlp, ours_mlp, x)),
+        ("loss (LM head + cross-entropy)", 1, stages(stock_loss, fused_linear_cross_entropy, x, head, targets)),
     ]
 
 def _optimizer_cases(device, n_params: int):
-    "AdamW steps over `n_params` fp32 parameters in 20 matrices: the for-loop reference and the backend ghostvis picks."
+    "AdamW steps over `n_params` fp32 parameters in 20 tensors: torch's fused AdamW (both stock stages) and ghostvis's pick."
     from ghostvis.optim import build_fused_adamw
     params = [torch.nn.Parameter(torch.randn(n_params // 20, device=device)) for _ in range(20)]
     for p in params: p.grad = torch.randn_like(p)
-    opts = {"eager": build_fused_adamw(params, lr=1e-3, backend="for_loop", verbose=False)[0],
-            "ghostvis": build_fused_adamw(params, lr=1e-3, verbose=False)[0]}
+    stock = lambda: torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.95), fused=True)
+    opts = {"stock eager": stock(), "stock compiled": stock(), "ghostvis": build_fused_adamw(params, lr=1e-3, verbose=False)[0]}
     return {s: o.step for s, o in opts.items()}
 
 def benchmark(quick: bool = False) -> list[dict]:
-    "Milliseconds per training step of each component at the d20 shape, per stage (eager, torch.compile, ghostvis)."
+    "Milliseconds per training step of each component at the d20 shape, per stage (stock eager, stock compiled, ghostvis)."
     from ghostvis.model import GPT
     dev = default_device()
+    full = dev.type == "cuda" and not quick
     config, cases = _breakdown_cases(dev, quick)
     n_params = GPT(config).to("meta").num_params()
-    cases.append(("optimizer (AdamW)", 1, _optimizer_cases(dev, n_params if dev.type == "cuda" and not quick else 200_000)))
-    shape = f"d{config.n_layer} B16 T2048 train step" if dev.type == "cuda" and not quick else "tiny train step"
+    cases.append(("optimizer (AdamW)", 1, _optimizer_cases(dev, n_params if full else 200_000)))
+    shape = f"d{config.n_layer} B16 T2048 train step" if full else "tiny train step"
     rows = []
     for component, count, runs in cases:
         for stage, fn in runs.items():
-            if stage == "torch.compile" and (quick or dev.type != "cuda"): continue   # compiling takes minutes: GPU runs only
-            torch._dynamo.reset() if stage == "torch.compile" else None
-            ms = bench(fn, warmup_ms=50 if dev.type == "cuda" else 1, rep_ms=200 if dev.type == "cuda" else 1, min_reps=3).median_ms * count
+            if stage == "stock compiled" and not full: continue   # compiling takes minutes: GPU runs only
+            if stage == "stock compiled": torch._dynamo.reset()
+            ms = bench(fn, warmup_ms=50 if full else 1, rep_ms=200 if full else 1, min_reps=3).median_ms * count
             rows.append(dict(component="breakdown", variant=f"{component} | {stage}", shape=shape, metric="time per step", value=ms, unit="ms"))
-            print0(f"{component:<32} {stage:<14} {ms:9.2f} ms per step ({count} per step)")
+            print0(f"{component:<32} {stage:<15} {ms:9.2f} ms per step ({count} per step)")
     return rows
 
 # %% ../nbs/90_benchmarks.ipynb #9c80af56
+def _against_stock(df):
+    "Rows of the newest breakdown run timed against stock PyTorch (earlier runs compared with math attention)."
+    stage = df.variant.str.split(" | ", regex=False).str[1]
+    runs = df.run_id[stage.isin(STAGES[:2])]
+    if runs.empty: raise FileNotFoundError("no breakdown run against stock PyTorch yet: run `python -m ghostvis.bench breakdown` on the GPU")
+    return df[df.run_id == runs.max()]
+
 def breakdown_table(df=None):
-    "Components x stages (ms per training step), with a total row; from the newest committed GPU breakdown run."
-    import pandas as pd
-    df = load_results("breakdown", device="cuda") if df is None else df
+    "Components x stages (ms per training step), with a total row; from the newest committed GPU breakdown run against stock PyTorch."
+    df = _against_stock(load_results("breakdown", device="cuda", latest=False) if df is None else df)
     df = df.assign(part=df.variant.str.split(" | ", regex=False).str[0], stage=df.variant.str.split(" | ", regex=False).str[1], value=df.value.astype(float))
     table = df.pivot_table(index="part", columns="stage", values="value", sort=False).reindex(columns=list(STAGES))
     table.loc["total"] = table.sum(min_count=1)
     table.index.name, table.columns.name = "component (ms per step)", None
     return table
 
+def latest_run(component: str, device: str = "cuda"):
+    "Rows of the newest committed run of `component` on `device` (whichever GPU ran last)."
+    df = load_results(component, device=device)
+    return df[df.run_id == df.run_id.max()].reset_index(drop=True)
+
 def results_table(component: str, device: str = "cuda"):
     "The newest run of `component` as a table (variant, shape, metric, value, unit)."
-    df = load_results(component, device=device)
+    df = latest_run(component, device)
     return df[["variant", "shape", "metric", "value", "unit"]].assign(value=df.value.astype(float).round(3)).reset_index(drop=True)
+
+def plot_newest(component: str, device: str = "cuda", metrics=None, **kwargs) -> list:
+    "A chart per metric of the newest committed run of `component` (one GPU, never a mix of runs)."
+    try: df = latest_run(component, device)
+    except FileNotFoundError as e: print(e); return []
+    return [plot_results(df, metric=m, **kwargs) for m in (metrics or list(dict.fromkeys(df.metric)))]
 
 def plot_breakdown(df=None):
     "Stacked bars: each stage's step time split by component."
     import matplotlib.pyplot as plt
-    df = load_results("breakdown", device="cuda") if df is None else df
+    df = _against_stock(load_results("breakdown", device="cuda", latest=False) if df is None else df)
     table = breakdown_table(df).drop(index="total").fillna(0.0)
     fig, ax = plt.subplots(figsize=(8, 3.2))
     left = [0.0] * len(STAGES)
@@ -106,38 +138,46 @@ def plot_breakdown(df=None):
         left = [l + v for l, v in zip(left, row.values)]
     for i, total in enumerate(left): ax.text(total, i, f" {total:,.0f} ms", va="center", fontsize=8)
     ax.invert_yaxis(); ax.set_xlabel("ms per training step (sum of the components)"); ax.set_xlim(0, max(left) * 1.2)
-    ax.set_title(f"Training-step breakdown: {df['shape'].iloc[0]}", fontsize=10); ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"Training-step breakdown against stock PyTorch: {df['shape'].iloc[0]}", fontsize=10); ax.legend(fontsize=7, loc="lower right")
     fig.text(0.01, 0.005, provenance_caption(df), fontsize=7, color="gray", va="bottom")
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 # %% ../nbs/90_benchmarks.ipynb #32e77264
 HEADLINES = [  # (what, component, metric, shape contains, baseline variant, ghostvis variant, lower is better)
-    ("training d20 B16 T2048, AdamW: MFU %, vs torch.compile", "train", "MFU", "", "torch.compile, AdamW", "ghostvis fused + compile, AdamW", False),
-    ("training-step components: ms, vs eager PyTorch", "breakdown", "time per step", "", "eager", "ghostvis", True),
-    ("linear + cross-entropy 16k tokens, vocab 64k: ms, vs eager", "loss", "time", "", "torch eager", "ghostvis", True),
+    ("training step d20 B16 T2048, FP8: tok/s, vs stock PyTorch compiled", "train", "throughput", "B16 T2048", "stock PyTorch, torch.compile", "ghostvis FP8 tensorwise", False),
+    ("training step d20 B16 T2048, bf16: tok/s, vs stock PyTorch compiled", "train", "throughput", "B16 T2048", "stock PyTorch, torch.compile", "ghostvis bf16", False),
+    ("training-step components: ms, vs stock PyTorch compiled", "breakdown", "time per step", "", "stock compiled", "ghostvis", True),
+    ("linear + cross-entropy 16k tokens, vocab 64k: ms, vs torch.compile", "loss", "time", "", "torch.compile", "ghostvis", True),
+    ("linear + cross-entropy 16k tokens, vocab 64k: peak MiB, vs torch.compile", "loss", "peak memory", "", "torch.compile", "ghostvis", True),
     ("decode d20 batch 1: tok/s, vs HF static cache", "engine", "generated tokens/s", "batch 1,", "HF generate, static cache", "ghostvis engine, compiled + CUDA-graph decode", False),
     ("decode d20 batch 64: tok/s, vs HF static cache", "engine", "generated tokens/s", "batch 64,", "HF generate, static cache", "ghostvis engine, compiled + CUDA-graph decode", False),
     ("SFT d12 VLM: useful tok/s, packed vs padded", "sft", "useful tokens/s", "", "padded (one per row)", "packed (BFD)", False),
 ]
 
-def _headline_value(df, metric, shape, variant):
-    if variant in ("eager", "torch.compile", "ghostvis") and df.component.iloc[0] == "breakdown":   # a stage: sum its components
-        d = df[df.variant.str.endswith(f"| {variant}")]
-    else: d = df[(df.variant == variant) & (df.metric == metric) & df["shape"].str.contains(shape, regex=False)]
+def _headline_value(df, component, metric, shape, variant):
+    "The value of `variant` in one run; for a breakdown stage, {component: ms} (summed only when both stages have the same parts)."
+    if component == "breakdown":
+        d = df[df.variant.str.endswith(f" | {variant}")]
+        return dict(zip(d.variant.str.split(" | ", regex=False).str[0], d.value.astype(float))) or None
+    d = df[(df.variant == variant) & (df.metric == metric) & df["shape"].str.contains(shape, regex=False)]
     return float(d.value.astype(float).sum()) if len(d) else None
 
-def headline_table(device: str = "cuda"):
-    "One row per capability: baseline, ghostvis, speed-up, and the run it comes from (newest committed results)."
+def headline_table(device: str = "cuda", directory=None):
+    "One row per capability and GPU: baseline, ghostvis, gain (x better), and the run it comes from (newest committed run per GPU)."
     import pandas as pd
     rows = []
     for what, comp, metric, shape, base, ours, lower in HEADLINES:
-        try: df = load_results(comp, device=device)
+        try: df = load_results(comp, directory, device=device)
         except FileNotFoundError: continue
-        b, g = _headline_value(df, metric, shape, base), _headline_value(df, metric, shape, ours)
-        if b is None or g is None: continue
-        rows.append({"result": what, "baseline": f"{b:,.4g}", "ghostvis": f"{g:,.4g}", "speed-up": f"{(b / g if lower else g / b):.2f}x",
-                     "run": f"{df.gpu.iloc[0]}, {str(df.date.iloc[0])[:10]}, {df.git_commit.iloc[0]}"})
+        for gpu, g in sorted(df.groupby("gpu"), key=lambda kv: kv[1].run_id.max(), reverse=True):   # newest GPU first
+            b, o = _headline_value(g, comp, metric, shape, base), _headline_value(g, comp, metric, shape, ours)
+            if b is None or o is None: continue
+            if isinstance(b, dict):
+                if set(b) != set(o): continue   # stages over different components cannot be compared
+                b, o = sum(b.values()), sum(o.values())
+            rows.append({"result": what, "baseline": f"{b:,.4g}", "ghostvis": f"{o:,.4g}", "gain": f"{(b / o if lower else o / b):.2f}x",
+                         "run": f"{gpu}, {str(g.date.iloc[0])[:10]}, {g.git_commit.iloc[0]}"})
     return pd.DataFrame(rows).set_index("result") if rows else pd.DataFrame(rows)
 
 # %% ../nbs/90_benchmarks.ipynb #02fa2c62

@@ -18,10 +18,11 @@ from .checkpoint import (save_checkpoint, load_checkpoint, newest_loadable_check
                                  CheckpointError, UnreadableCheckpoint, save_sharded_checkpoint, load_sharded)
 
 # %% auto #0
-__all__ = ['PEAK_BF16_FLOPS', 'NCCL_ENV', 'lr_multiplier', 'peak_flops', 'setup_distributed', 'Prefetcher', 'ConfigError',
-           'TrainConfig', 'apply_fp8', 'transformer_blocks', 'checkpoint_activations', 'ensure_process_group',
-           'fsdp_mixed_precision', 'shard_model', 'wrap_model', 'full_state_dict', 'plain_copy', 'autocast_context',
-           'Trainer', 'shard_optimizer_state', 'clip_grad_norm', 'rewind_metrics']
+__all__ = ['PEAK_BF16_FLOPS', 'NCCL_ENV', 'FP8_RECIPES', 'lr_multiplier', 'peak_flops', 'setup_distributed', 'Prefetcher',
+           'ConfigError', 'TrainConfig', 'fp8_big_enough', 'fp8_eligible', 'fp8_unavailable', 'apply_fp8',
+           'transformer_blocks', 'checkpoint_activations', 'ensure_process_group', 'fsdp_mixed_precision',
+           'shard_model', 'wrap_model', 'full_state_dict', 'plain_copy', 'autocast_context', 'Trainer',
+           'shard_optimizer_state', 'clip_grad_norm', 'rewind_metrics']
 
 # %% ../nbs/14_train.ipynb #05bcf923
 def lr_multiplier(step: int, total: int, schedule: str = "wsd", warmup_frac: float = 0.02, cooldown_frac: float = 0.2,
@@ -149,10 +150,63 @@ class TrainConfig:
         return out
 
 # %% ../nbs/14_train.ipynb #43ad41cf
-def apply_fp8(model, recipe: str = "off"):
-    "Train `model`'s eligible Linear layers with FP8 matmuls (`recipe`: off, tensorwise, rowwise); returns the model."
+import collections, dataclasses
+from .core import probe
+
+FP8_RECIPES = ("off", "tensorwise", "rowwise")
+
+def fp8_big_enough(recipe: str, out_features: int, in_features: int) -> bool:
+    "Does a Linear of this size gain from FP8 under `recipe`? torchao's thresholds, measured on H100 (`_auto_filter_for_recipe`)."
+    N, K = out_features, in_features
+    if recipe == "tensorwise": return not (K <= 4096 and N <= 1024)
+    return not (N <= 2048 or K <= 1024 or (N <= 4096 and K <= 2048))
+
+def fp8_eligible(module, fqn: str, recipe: str = "tensorwise", size_filter: bool = True) -> bool:
+    "Should `module`, named `fqn` in its model, train with FP8 matmuls under `recipe`? Only the transformer blocks' Linears."
+    if type(module) is not torch.nn.Linear: return False     # not a Linear, or converted already
+    if "blocks" not in fqn.split("."): return False          # lm_head, the vision tower and the projector stay bf16
+    N, K = module.weight.shape
+    if N % 16 or K % 16: return False                        # torch._scaled_mm needs both dimensions multiples of 16
+    return not size_filter or fp8_big_enough(recipe, N, K)
+
+def _weight_used_directly(model, fqn: str) -> bool:
+    "Does the parent pass this Linear's weight to `F.linear` itself (the MLP's eager and compile impls), bypassing the layer?"
+    parent = model.get_submodule(fqn.rpartition(".")[0])
+    return getattr(parent, "impl", None) in ("eager", "compile")
+
+def fp8_unavailable(device) -> str | None:
+    "Why FP8 training cannot run on `device`; None when it can."
+    device = torch.device(device)
+    if device.type != "cuda": return f"the model is on {device.type}; FP8 matmuls need a CUDA GPU of compute capability 8.9+ (Ada, Hopper or newer)"
+    major, minor = torch.cuda.get_device_capability(device)
+    if (major, minor) < (8, 9): return f"{torch.cuda.get_device_name(device)} is sm{major}{minor}; FP8 matmuls need compute capability 8.9+"
+    return _torchao_missing()
+
+def _torchao_missing() -> str | None:
+    p = probe("torchao.float8", "convert_to_float8_training")
+    return None if p.available else f"torchao does not import ({p.error[:80]}); pip install torchao"
+
+def _layer_names(names) -> str:
+    counts = collections.Counter(n.rpartition(".")[2] for n in names)
+    return ", ".join(f"{k} x{v}" if v > 1 else k for k, v in counts.items()) or "none"
+
+def apply_fp8(model, recipe: str = "off", size_filter: bool = True, emulate: bool = False):
+    "Train `model`'s eligible Linear layers with FP8 matmuls (torchao; `recipe`: off, tensorwise, rowwise); returns the model."
+    if recipe not in FP8_RECIPES: raise ValueError(f"fp8 must be one of {', '.join(FP8_RECIPES)}, got {recipe!r}")
     if recipe == "off": return model
-    raise NotImplementedError(f"fp8={recipe!r} is not implemented yet")
+    why = _torchao_missing() if emulate else fp8_unavailable(next(model.parameters()).device)
+    if why:
+        print0(f"FP8 ({recipe}) is not available: {why}. Training without FP8 (bf16 autocast on a GPU)")
+        return model
+    from torchao.float8 import Float8LinearConfig, convert_to_float8_training
+    config = Float8LinearConfig.from_recipe_name(recipe)
+    if emulate: config = dataclasses.replace(config, emulate=True)   # FP8 casts, matmuls in high precision: runs on a CPU
+    linears = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    chosen = {n for n in linears if fp8_eligible(model.get_submodule(n), n, recipe, size_filter) and not _weight_used_directly(model, n)}
+    convert_to_float8_training(model, module_filter_fn=lambda m, fqn: fqn in chosen, config=config)
+    print0(f"FP8 training ({recipe} scaling, torchao): {_layer_names(n for n in linears if n in chosen)}; "
+           f"bf16: {_layer_names(n for n in linears if n not in chosen)}")
+    return model
 
 # %% ../nbs/14_train.ipynb #16f6759c
 def transformer_blocks(model: nn.Module) -> list[nn.Module]:

@@ -1,23 +1,28 @@
 """Where the d20 training step's time goes (GPU): forward / backward / optimizer per configuration, and the top CUDA
-kernels of one configuration's step. Usage: python tools/profile_train.py [--steps N] [--out DIR] [--configs NAME..]
-[--profile NAME]; the "+cdt" configurations tune inductor's generated kernels (coordinate descent)."""
+kernels of one configuration's step, summed by kind (attention, matmul, inductor-generated kernels, FP8 casts among
+them, optimizer). Usage: python tools/profile_train.py [--steps N] [--out DIR] [--configs NAME..] [--profile NAME];
+the "+cdt" configurations tune inductor's generated kernels (coordinate descent), the "FP8" ones convert the blocks'
+Linears (ghostvis.train.apply_fp8, torchao), the "B32" ones double the batch."""
 import argparse, json, time
 from pathlib import Path
 import torch
 from ghostvis.model import GPT, get_small_config
 from ghostvis.optim import build_optimizers
+from ghostvis.train import apply_fp8
 
-CONFIGS = {   # name -> (fused, compile, muon, coordinate-descent tuning of inductor's kernels)
-    "compile": (False, True, True, False), "fused+compile": (True, True, True, False),
-    "fused+compile +cdt": (True, True, True, True), "fused+compile, AdamW only": (True, True, False, False),
-    "fused+compile, AdamW only +cdt": (True, True, False, True), "eager": (False, False, True, False),
-    "fused": (True, False, True, False)}
+CONFIGS = {   # name -> (fused, compile, muon, coordinate-descent tuning of inductor's kernels, FP8 recipe, batch)
+    "compile": (False, True, True, False, "off", 16), "fused+compile": (True, True, True, False, "off", 16),
+    "fused+compile +cdt": (True, True, True, True, "off", 16), "fused+compile, AdamW only": (True, True, False, False, "off", 16),
+    "fused+compile, AdamW only +cdt": (True, True, False, True, "off", 16), "eager": (False, False, True, False, "off", 16),
+    "fused": (True, False, True, False, "off", 16),
+    "FP8 tensorwise, AdamW only": (True, True, False, False, "tensorwise", 16), "FP8 rowwise, AdamW only": (True, True, False, False, "rowwise", 16),
+    "B32, AdamW only": (True, True, False, False, "off", 32), "FP8 tensorwise B32, AdamW only": (True, True, False, False, "tensorwise", 32)}
 
-def make(fused: bool, compile_: bool, muon: bool, cdt: bool):
+def make(fused: bool, compile_: bool, muon: bool, cdt: bool, fp8: str = "off", batch: int = 16):
     torch._dynamo.reset()
     import torch._inductor.config as inductor
     inductor.coordinate_descent_tuning = cdt
-    model = GPT(get_small_config(20, use_fused_kernels=fused)).cuda()
+    model = apply_fp8(GPT(get_small_config(20, use_fused_kernels=fused)).cuda(), fp8)
     opts = build_optimizers(model, model_dim=1280, use_muon=muon, verbose=False)
     fwd = torch.compile(model) if compile_ else model
     return model, fwd, opts
@@ -37,8 +42,9 @@ def timed_steps(fwd, opts, x, steps: int):
     return dict(fwd_ms=med(0), bwd_ms=med(1), opt_ms=med(2))
 
 def by_kind(prof, steps: int) -> str:
-    "GPU ms per step by kernel kind (matmul, attention, inductor-generated, optimizer, other)."
-    kinds = {"matmul": ("gemm", "nvjet", "xmma", "cutlass", "sm90_"), "attention": ("fmha", "flash", "cudnn", "attn"),
+    "GPU ms per step by kernel kind (attention, matmul, inductor-generated, optimizer, other); the first kind that matches."
+    # attention first: cuDNN's attention kernels also carry "sm90" in their names, which the matmul patterns match
+    kinds = {"attention": ("fmha", "flash", "cudnn", "attn", "sdpa"), "matmul": ("gemm", "nvjet", "xmma", "cutlass", "sm90_", "scaled_mm"),
              "inductor (triton_)": ("triton_",), "optimizer": ("multi_tensor", "foreach", "adam"), }
     total = {}
     for e in prof.key_averages():
@@ -52,10 +58,10 @@ def main():
     p.add_argument("--configs", nargs="+", default=["compile", "fused+compile", "fused+compile, AdamW only"], choices=list(CONFIGS))
     p.add_argument("--profile", default="fused+compile, AdamW only", help="the configuration whose kernels are listed")
     a = p.parse_args()
-    x = torch.randint(0, 65536, (16, 2048), device="cuda")
     rows = []
     for name in a.configs:
         model, fwd, opts = make(*CONFIGS[name])
+        x = torch.randint(0, 65536, (CONFIGS[name][5], 2048), device="cuda")
         fpt = model.estimate_flops()
         r = timed_steps(fwd, opts, x, a.steps)
         total = sum(r.values()); r.update(name=name, total_ms=total, mfu=fpt * x.numel() / (total / 1e3) / 989e12)

@@ -14,7 +14,8 @@ from .common import (add_common_args, add_data_args, validate_common_args, valid
                                      load_init_weights, DeviceLoader, mean_loss, export_final, HELD_OUT_SEED)
 
 # %% auto #0
-__all__ = ['STOCK', 'TRAIN_VARIANTS', 'parse_args', 'lm_loss', 'main', 'benchmark']
+__all__ = ['ADAMW', 'TRAIN_VARIANTS', 'BASELINE', 'TARGETS', 'parse_args', 'lm_loss', 'main', 'stock_rope', 'StockMLP',
+           'StockBlock', 'StockGPT', 'train_flops_per_token', 'summary_table', 'latest_train_run', 'benchmark']
 
 # %% ../../nbs/17_base_train.ipynb #0ba8c599
 def parse_args(argv=None):
@@ -52,7 +53,7 @@ def main(argv=None) -> dict:
     trainer = Trainer(train_config(args), model, lm_loss, loader, args.device_batch_size * T, device, rank, world,
                       model_config=config.to_dict(), eval_fn=evaluate, flops_per_token=model.estimate_flops())
     result = trainer.run()
-    result["history"] = trainer.history
+    result["history"], result["config"] = trainer.history, config
     export_final(args, model)
     return result
 
@@ -60,47 +61,186 @@ def main(argv=None) -> dict:
 #| eval: false
 if __name__ == "__main__": main()
 
-# %% ../../nbs/17_base_train.ipynb #7f634157
-STOCK = {"GHOSTVIS_ATTENTION": "sdpa"}   # the stock rows: PyTorch's SDPA picks its own attention kernel
-TRAIN_VARIANTS = {   # name -> (flags, environment)
-    "eager": (["--use_fused_kernels", "0", "--compile", "0"], STOCK),
-    "torch.compile": (["--use_fused_kernels", "0", "--compile", "1", "--tune_kernels", "0"], STOCK),
-    "torch.compile, AdamW": (["--use_fused_kernels", "0", "--compile", "1", "--tune_kernels", "0", "--optimizer", "adamw"], STOCK),
-    "ghostvis fused": (["--use_fused_kernels", "1", "--compile", "0"], {}),
-    "ghostvis fused + compile": (["--use_fused_kernels", "1", "--compile", "1"], {}),
-    "ghostvis fused + compile, AdamW": (["--use_fused_kernels", "1", "--compile", "1", "--optimizer", "adamw"], {}),   # the stock figures' optimizer
-    # nanochat's d20 batch of 524,288 tokens on one GPU: 16 micro-steps per optimizer step, as a real run takes it
-    "ghostvis fused + compile, 16 micro-steps": (["--use_fused_kernels", "1", "--compile", "1", "--total_batch_size", "524288"], {}),
-}
+# %% ../../nbs/17_base_train.ipynb #30fe9db3
+import torch.nn as nn
+import torch.nn.functional as F
 
-def benchmark(quick: bool = False, variants=None) -> list[dict]:
-    "Median tok/s and MFU of base_train per variant (GPU: d20, B16 T2048; CPU or quick: tiny)."
-    import statistics, tempfile, gc, os
-    from unittest import mock
+def stock_rope(x, cos, sin):
+    "Rotate the halves of `x` (B, H, T, D) by the angles' cos and sin (T, D/2)."
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+class StockMLP(nn.Module):
+    "SwiGLU as a PyTorch user writes it: three Linears."
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.gate, self.up, self.down = nn.Linear(dim, hidden, bias=False), nn.Linear(dim, hidden, bias=False), nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x): return self.down(F.silu(self.gate(x)) * self.up(x))
+
+class StockBlock(nn.Module):
+    "A pre-norm block as a PyTorch user writes it: nn.RMSNorm, q/k/v/o Linears, RoPE, causal SDPA, SwiGLU."
+    def __init__(self, dim: int, n_head: int, hidden: int):
+        super().__init__()
+        self.n_head = n_head
+        self.attn_norm, self.mlp_norm = nn.RMSNorm(dim), nn.RMSNorm(dim)
+        self.q, self.k, self.v, self.o = (nn.Linear(dim, dim, bias=False) for _ in range(4))
+        self.mlp = StockMLP(dim, hidden)
+
+    def forward(self, x, cos, sin):
+        B, T, C = x.shape
+        h = self.attn_norm(x)
+        q, k, v = (proj(h).view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for proj in (self.q, self.k, self.v))
+        y = F.scaled_dot_product_attention(stock_rope(q, cos, sin), stock_rope(k, cos, sin), v, is_causal=True)
+        x = x + self.o(y.transpose(1, 2).reshape(B, T, C))
+        return x + self.mlp(self.mlp_norm(x))
+
+class StockGPT(nn.Module):
+    "The baseline of `bench train`: a GPT of ghostvis's shape written plainly with PyTorch's own modules; no ghostvis code."
+    def __init__(self, vocab_size: int, dim: int, n_layer: int, n_head: int, hidden: int, max_len: int, theta: float = 10000.0):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, dim)
+        self.blocks = nn.ModuleList(StockBlock(dim, n_head, hidden) for _ in range(n_layer))
+        self.norm = nn.RMSNorm(dim)
+        self.lm_head = nn.Linear(dim, vocab_size, bias=False)
+        head_dim = dim // n_head
+        angles = torch.outer(torch.arange(max_len).float(), theta ** -(torch.arange(0, head_dim, 2).float() / head_dim))
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, idx, targets):
+        T = idx.shape[1]
+        x = self.embed(idx)
+        for block in self.blocks: x = block(x, self.cos[:T], self.sin[:T])
+        logits = self.lm_head(self.norm(x)).float()
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+def train_flops_per_token(config, causal: bool = False) -> int:
+    "Training FLOPs per token of a GPT of `config`'s shape: 6 x non-embedding parameters + attention (12 L H D T; 6 if `causal`)."
+    from ghostvis.model import GPT
+    with torch.device("meta"): n = GPT(config).num_params(non_embedding=True)
+    return 6 * n + (6 if causal else 12) * config.n_layer * config.n_head * config.head_dim * config.sequence_len
+
+# %% ../../nbs/17_base_train.ipynb #7f634157
+ADAMW = ["--use_fused_kernels", "1", "--compile", "1", "--tune_kernels", "0", "--optimizer", "adamw"]
+TRAIN_VARIANTS = {   # name -> (model, flags), in the order they run: the headline's rows first (stock eager is cheap: no compile)
+    "stock PyTorch, torch.compile": ("stock", ["--compile", "1"]),
+    "stock PyTorch, eager": ("stock", ["--compile", "0"]),
+    "ghostvis bf16": ("ghostvis", ADAMW),
+    "ghostvis FP8 tensorwise": ("ghostvis", ADAMW + ["--fp8", "tensorwise"]),
+    "ghostvis FP8 rowwise": ("ghostvis", ADAMW + ["--fp8", "rowwise"]),
+    "ghostvis FP8 tensorwise, B32": ("ghostvis", ADAMW + ["--fp8", "tensorwise", "--device_batch_size", "32"]),
+    "ghostvis bf16, B32": ("ghostvis", ADAMW + ["--device_batch_size", "32"]),
+    "ghostvis bf16, Muon": ("ghostvis", ["--use_fused_kernels", "1", "--compile", "1", "--tune_kernels", "0"]),
+}
+BASELINE = "stock PyTorch, torch.compile"
+TARGETS = {"ghostvis bf16": 1.15, "ghostvis FP8 tensorwise": 1.35, "ghostvis FP8 rowwise": 1.35}   # x the baseline's tokens/s
+
+def _stock_tokens_per_s(args, skip: int) -> tuple[float, object]:
+    "(median tokens/s, config) of `StockGPT` at `args`' shape: fused AdamW, clip 1.0, autocast on a GPU, compiled if asked."
+    import contextlib, statistics, time
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    c = text_config(args, args.vocab_size or 512)
+    seed_everything(args.seed)
+    with torch.device(device): model = StockGPT(c.vocab_size, c.n_embd, c.n_layer, c.n_head, c.intermediate_size, c.sequence_len)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.0, fused=True)
+    if args.compile:
+        import torch._inductor.config as inductor_config
+        inductor_config.coordinate_descent_tuning = False   # inductor's defaults (a global: an earlier row may have set it)
+    step_model = torch.compile(model) if args.compile else model
+    data = torch.randint(0, c.vocab_size, (2, args.device_batch_size, c.sequence_len + 1), device=device)
+    batches = [(b[:, :-1].contiguous(), b[:, 1:].contiguous()) for b in data]
+    cuda = device.type == "cuda"
+    amp = torch.autocast("cuda", getattr(torch, args.dtype)) if cuda and args.dtype != "float32" else contextlib.nullcontext()
+    times = []
+    for i in range(args.max_iterations):
+        if cuda: torch.cuda.synchronize()
+        t = time.perf_counter()
+        x, y = batches[i % 2]
+        with amp: loss = step_model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step(); opt.zero_grad(set_to_none=True)
+        float(loss.detach())
+        if cuda: torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(args.device_batch_size * c.sequence_len / t for t in times[skip:]), c
+
+def _ghostvis_tokens_per_s(argv, skip: int) -> tuple[float, object]:
+    "(median tokens/s, config) of `base_train` run with `argv`."
+    import statistics
+    r = main(argv)
+    return statistics.median(x["tok_per_s"] for x in r["history"][skip:]), r["config"]
+
+def _params_m(config) -> int:
+    from ghostvis.model import GPT
+    with torch.device("meta"): return round(GPT(config).num_params() / 1e6)
+
+def summary_table(rows, targets: bool = True):
+    "Rows of one `bench train` run as a table: tokens/s, MFU both ways, the ratio to the stock compiled row, the targets."
+    import pandas as pd
+    df = pd.DataFrame(rows)
+    df = df.assign(value=df.value.astype(float)).pivot_table(index=["variant", "shape"], columns="metric", values="value", sort=False)
+    base = df.xs(BASELINE, level="variant")["throughput"] if BASELINE in df.index.get_level_values("variant") else None
+    out = pd.DataFrame({"tokens/s": df["throughput"].round(0)})
+    for m in ("MFU", "MFU causal"):
+        if m in df: out[f"{m} %"] = df[m].round(1)
+    if base is not None and len(base):
+        out["vs stock compiled"] = (df["throughput"] / float(base.iloc[0])).round(3)
+        if not targets: return out.reset_index()
+        target = [TARGETS.get(v) for v, _ in df.index]
+        out["target"] = [f">= {t}x" if t else "" for t in target]
+        out["met"] = [("yes" if r >= t else "NO") if t else "" for r, t in zip(out["vs stock compiled"], target)]
+    return out.reset_index()
+
+def latest_train_run(device: str = "cuda"):
+    "Rows of the newest committed `bench train` run that has the stock baseline (any GPU), or None."
+    from ghostvis.results import load_results
+    try: df = load_results("train", device=device, latest=False)
+    except FileNotFoundError: return None
+    runs = df[df.variant == BASELINE].run_id
+    return df[df.run_id == runs.max()].reset_index(drop=True) if len(runs) else None
+
+def benchmark(quick: bool = False, variants=None, budget_s: float | None = None) -> list[dict]:
+    "Median tok/s and MFU (attention counted in full and causally) per variant: ghostvis and the stock model (GPU: d20, B16 T2048)."
+    import tempfile, gc, time
+    from ghostvis.train import fp8_unavailable, peak_flops
     cuda = torch.cuda.is_available()
-    if cuda and not quick: size, steps, skip = ["--model", "small", "--depth", "20", "--device_batch_size", "16", "--sequence_len", "2048", "--vocab_size", "65536"], 16, 6
-    else: size, steps, skip = ["--model", "tiny", "--device_batch_size", "4", "--sequence_len", "64"], 6, 2
-    rows = []
+    smoke = quick or not cuda   # a tiny model, uncompiled: a test of the code, not a measurement
+    size = (["--model", "tiny", "--device_batch_size", "4", "--sequence_len", "64"] if smoke else
+            ["--model", "small", "--depth", "20", "--device_batch_size", "16", "--sequence_len", "2048", "--vocab_size", "65536"])
+    override = (["--compile", "0"] + ([] if cuda else ["--use_fused_kernels", "0"])) if smoke else []
+    steps, skip = (6, 2) if smoke else (10, 3)
+    budget = budget_s if budget_s is not None else (float("inf") if smoke else 300.0)
+    device = torch.device("cuda" if cuda else "cpu")
+    peak = peak_flops(device)
+    rows, start = [], time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
-        tok_args = []
-        for name in variants or TRAIN_VARIANTS:
-            if (quick or not cuda) and "compile" in name: continue   # compiling is minutes: full runs only
-            if not cuda and "fused" in name: continue                 # on a CPU the Triton kernels only run interpreted
-            torch._dynamo.reset(); gc.collect(); torch.cuda.empty_cache() if cuda else None
-            flags, env = TRAIN_VARIANTS[name]
-            n, k = (6, 2) if "--total_batch_size" in flags else (steps, skip)   # 16 micro-steps a step: fewer steps
-            try:
-                with mock.patch.dict(os.environ, env):
-                    r = main(size + flags + tok_args + ["--max_iterations", str(n), "--out_dir", f"{d}/{len(rows)}",
-                             "--save_final", "0", "--val_batches", "1", "--log_every", "5", "--warmup_frac", "0"])
+        get_tokenizer(parse_args(size + ["--out_dir", d]))   # one tokenizer for every row
+        for i, name in enumerate(variants or TRAIN_VARIANTS):
+            kind, flags = TRAIN_VARIANTS[name]
+            argv = size + flags + override + ["--tokenizer", f"{d}/tokenizer", "--max_iterations", str(steps), "--out_dir", f"{d}/{i}",
+                                              "--save_final", "0", "--val_batches", "1", "--log_every", "5", "--warmup_frac", "0"]
+            args = parse_args(argv)
+            if time.perf_counter() - start > budget: print0(f"{name}: skipped (the {budget:.0f} s budget is spent)"); continue
+            if args.fp8 != "off" and fp8_unavailable(device): print0(f"{name}: skipped ({fp8_unavailable(device)})"); continue
+            torch._dynamo.reset(); gc.collect()
+            if cuda: torch.cuda.empty_cache()
+            t = time.perf_counter()
+            try: tok_s, config = _stock_tokens_per_s(args, skip) if kind == "stock" else _ghostvis_tokens_per_s(argv, skip)
             except Exception as e:   # one failing configuration is a result too, not the end of the benchmark
                 print0(f"{name}: failed ({type(e).__name__}: {str(e)[:300]})"); continue
-            if not tok_args: tok_args = ["--tokenizer", f"{d}/0/tokenizer"]
-            h = r["history"][k:]
-            shape = f"{'d20 (564M)' if cuda and not quick else 'tiny'} B{size[size.index('--device_batch_size') + 1]} T{size[size.index('--sequence_len') + 1]} train step"
-            rows.append(dict(component="train", variant=name, shape=shape, metric="throughput",
-                             value=statistics.median(x["tok_per_s"] for x in h), unit="tokens/s"))
-            if h[0]["mfu"] is not None:
-                rows.append(dict(component="train", variant=name, shape=shape, metric="MFU",
-                                 value=100 * statistics.median(x["mfu"] for x in h), unit="%"))
+            print0(f"{name}: {tok_s:,.0f} tokens/s ({time.perf_counter() - t:.0f} s with compilation)")
+            shape = (f"tiny B{args.device_batch_size} T{config.sequence_len} train step (no compile)" if smoke else
+                     f"d{config.n_layer} ({_params_m(config)}M) B{args.device_batch_size} T{config.sequence_len} train step")
+            row = lambda metric, value, unit: rows.append(dict(component="train", variant=name, shape=shape, metric=metric, value=value, unit=unit))
+            row("throughput", tok_s, "tokens/s")
+            if peak:
+                row("MFU", 100 * tok_s * train_flops_per_token(config) / peak, "%")
+                row("MFU causal", 100 * tok_s * train_flops_per_token(config, causal=True) / peak, "%")
+    if rows:
+        print0("MFU: model FLOPs / bf16 peak for every row (FP8 too); MFU counts attention in full (12 L H D T per token), MFU causal half")
+        if smoke: print0("a smoke test (a tiny model, uncompiled): not a measurement, so no targets")
+        print0(summary_table(rows, targets=not smoke).to_string(index=False))
     return rows
