@@ -335,8 +335,24 @@ class FusedStep:
         torch.add(cache.seqlens, 1, out=self.lens)
         logits = self._triton(tokens) if self.kind == "triton" else self._cublas(tokens)
         if c.logit_softcap is not None: logits = c.logit_softcap * torch.tanh(logits / c.logit_softcap)
-        cache.seqlens.add_(1)
+        if not self._warming: cache.seqlens.add_(1)
         return logits
+
+    _warming = False
+
+    def precompile(self, tokens: torch.Tensor):
+        """Build this step's Triton kernels without running them (their arguments as in a real step): inside Triton's
+        `AsyncCompileMode`, the builds of several steps run in parallel. Torch ops run for real on the step's buffers;
+        the cache is left as it was."""
+        self._warming = True
+        try: self(tokens)
+        finally: self._warming = False
+
+    def _run(self, kernel: str, grid: tuple, *args, **kwargs):
+        "Launch one of `_step_kernels()`, or only build it while `precompile` runs."
+        k = _step_kernels()[kernel]
+        if self._warming: k.warmup(*args, grid=grid, **kwargs)
+        else: k[grid](*args, **kwargs)
 
     def _launch(self, **extra) -> dict:
         t = self.tiles
@@ -359,20 +375,20 @@ class FusedStep:
         "out[s] = a @ w[:, slice s of K].T in float32, by `_split_kernel`."
         t, (M, K), N = self.tiles, a.shape, w.shape[0]
         chunk = -(-(-(-K // splits)) // t.bk) * t.bk
-        _step_kernels()["split"][(-(-N // bn), splits, -(-M // self.bm))](
+        self._run("split", (-(-N // bn), splits, -(-M // self.bm)),
             a, w, out, M, N, K, chunk, a.stride(0), w.stride(0), out.stride(0), out.stride(1),
             ROUND=round_, BM=self.bm, BN=bn, BK=t.bk, PRECISION="ieee" if self.fp32 else "tf32", **self._launch())
 
     def _norm(self, x, out, weight, store: bool):
         "xn = RMSNorm(x plus the partial sums); with `store`, x plus the partial sums also goes to `out`."
         P, c = self.partial, self.c
-        _step_kernels()["norm"][(x.shape[0],)](      # a program per row: 64 rows at once ran out of registers
+        self._run("norm", (x.shape[0],),             # a program per row: 64 rows at once ran out of registers
             x, P, out, weight, self.xn, x.shape[0], c.n_embd, c.norm_eps, x.shape[0] if store else 0,
             x.stride(0), P.stride(0), P.stride(1), self.xn.stride(0), SPLITS=self.tiles.splits, BM=1, BK=self.tiles.bk,
             num_warps=self.tiles.warps)
 
     def _triton(self, tokens):
-        k, t, c, lm, cache = _step_kernels(), self.tiles, self.c, self.lm, self.cache
+        t, c, lm, cache = self.tiles, self.c, self.lm, self.cache
         B, P, eps, fused = tokens.shape[0], self.partial, c.norm_eps, not self.norm_first
         x, other = self.x[0], self.x[1]
         torch.index_select(lm.wte.weight, 0, tokens, out=x)
@@ -381,7 +397,7 @@ class FusedStep:
         for i, blk in enumerate(lm.blocks):
             (ptrs, strides), W = self._rope_args(i), blk.qkv.weight
             if not fused: self._norm(x, other, blk.input_norm.weight, True)
-            k["qkv"][((c.n_head + 2 * c.n_kv_head) * c.head_dim // 2 // self._bp(), rows)](
+            self._run("qkv", ((c.n_head + 2 * c.n_kv_head) * c.head_dim // 2 // self._bp(), rows),
                 x if fused else self.xn, P, other, blk.input_norm.weight, W, *ptrs, B, c.n_embd, eps,
                 x.stride(0), *pstr, W.stride(0), *strides, **self._heads(), NORM=fused, SPLITS=t.splits,
                 BM=self.bm, BP=self._bp(), BK=t.bk, PRECISION=prec, **self._launch())
@@ -390,7 +406,7 @@ class FusedStep:
             self._split(attn.view(B, -1), blk.o_proj.weight, P, t.splits, t.bn_split)
             W = blk.mlp.gate_up.weight
             if not fused: self._norm(x, other, blk.post_norm.weight, True)
-            k["gate_up"][(-(-c.intermediate_size // t.bn_gate), rows)](
+            self._run("gate_up", (-(-c.intermediate_size // t.bn_gate), rows),
                 x if fused else self.xn, P, other, blk.post_norm.weight, W, self.h, B, c.n_embd, c.intermediate_size, eps,
                 x.stride(0), *pstr, W.stride(0), self.h.stride(0),
                 NORM=fused, SPLITS=t.splits, BM=self.bm, BN=t.bn_gate, BK=t.bk, PRECISION=prec, **self._launch())
@@ -401,13 +417,13 @@ class FusedStep:
         return self.logits
 
     def _cublas(self, tokens):
-        k, c, lm, cache = _step_kernels(), self.c, self.lm, self.cache
+        c, lm, cache = self.c, self.lm, self.cache
         B, eps, C = tokens.shape[0], c.norm_eps, (c.n_embd,)
         x = F.embedding(tokens, lm.wte.weight)
         for i, blk in enumerate(lm.blocks):
             y = F.linear(F.rms_norm(x, C, blk.input_norm.weight, eps), blk.qkv.weight)
             ptrs, strides = self._rope_args(i)
-            k["rope"][((c.n_head + 2 * c.n_kv_head) * c.head_dim // 2 // self._bp(), -(-B // self.bm))](
+            self._run("rope", ((c.n_head + 2 * c.n_kv_head) * c.head_dim // 2 // self._bp(), -(-B // self.bm)),
                 y, *ptrs, B, eps, y.stride(0), *strides, **self._heads(), BM=self.bm, BP=self._bp(), num_warps=4)
             attn = decode_attention(self.q, cache.k[i], cache.v[i], self.lens)
             x = torch.addmm(x, attn.view(B, -1), blk.o_proj.weight.t())
@@ -415,8 +431,9 @@ class FusedStep:
             x = torch.addmm(x, swiglu_fwd(gu), blk.mlp.down.weight.t())
         return F.linear(F.rms_norm(x, C, lm.norm.weight, eps), lm.lm_head.weight).float()
 
-def greedy_tokens(logits: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    "argmax over the last dimension of (B, V) float32 logits, the first index on ties: two Triton kernels, many programs per row."
+def greedy_tokens(logits: torch.Tensor, out: torch.Tensor | None = None, build_only: bool = False) -> torch.Tensor:
+    """argmax over the last dimension of (B, V) float32 logits, the first index on ties: two Triton kernels, many programs
+    per row (`build_only`: build the kernels, run nothing)."""
     B, V = logits.shape
     out = torch.empty(B, dtype=torch.long, device=logits.device) if out is None else out
     S = 1
@@ -425,8 +442,9 @@ def greedy_tokens(logits: torch.Tensor, out: torch.Tensor | None = None) -> torc
     val = torch.empty(B, S, device=logits.device, dtype=torch.float32)
     idx = torch.empty(B, S, device=logits.device, dtype=torch.int32)
     k = _step_kernels()
-    k["argmax_partial"][(B, S)](logits, val, idx, V, chunk, logits.stride(0), S=S, BLOCK=min(1024, _pow2(chunk)))
-    k["argmax_final"][(B,)](val, idx, out, S=S)
+    launch = (lambda name, grid: lambda *a, **kw: k[name].warmup(*a, grid=grid, **kw)) if build_only else (lambda name, grid: k[name][grid])
+    launch("argmax_partial", (B, S))(logits, val, idx, V, chunk, logits.stride(0), S=S, BLOCK=min(1024, _pow2(chunk)))
+    launch("argmax_final", (B,))(val, idx, out, S=S)
     return out
 
 # %% ../nbs/15_engine.ipynb #4689c488
@@ -478,6 +496,25 @@ def _greedy(logits: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     "argmax of (B, V) logits into `out`: the Triton kernels where Triton runs (many programs per row), else torch."
     if triton_runs(logits.device): return greedy_tokens(logits, out)
     return out.copy_(logits.argmax(-1))
+
+def _precompile(steps: list, batch: int, device: torch.device):
+    "Build the Triton kernels of several fused steps (and the greedy argmax) in parallel threads, where Triton offers it."
+    import os
+    try: import triton
+    except ImportError: return
+    mode = getattr(triton, "AsyncCompileMode", None)         # Triton 3.4 and later
+    if mode is None or not steps or device.type != "cuda": return
+    from concurrent.futures import ThreadPoolExecutor
+    tokens = torch.zeros(batch, dtype=torch.long, device=device)
+    t0 = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max(1, min(16, os.cpu_count() or 1))) as pool:
+            with mode(pool, ignore_errors=True):           # a kernel that fails to build fails again, visibly, when its step is captured
+                for s in steps: s.precompile(tokens)
+                greedy_tokens(steps[0].logits, tokens, build_only=True)
+    except Exception as e:
+        print0(f"Inference engine: parallel kernel builds failed ({type(e).__name__}: {str(e)[:200]}); they build one by one")
+    log_once(f"Inference engine: decode kernels of batch {batch} built in {time.perf_counter() - t0:.1f} s", key=f"engine-build-{batch}")
 
 class _ReadBack:
     "Sampled tokens of decode steps `first`, `first + 1`, ... on their way to the host: the copy runs behind the GPU's queued work."
@@ -598,18 +635,26 @@ class Engine:
         "Capture the candidate steps for this cache; with several, check each against the model's forward, time them, keep the fastest."
         B = cache.batch_size
         names = [(self.step_kind[B], dict(self._candidates(B)).get(self.step_kind[B]))] if B in self.step_kind else self._candidates(B)
-        reference = self._reference_logits(cache) if len(names) > 1 and self.check_steps else None
-        graphs = {}
+        steps, graphs = {}, {}
         for name, tiles in names:
-            try:
-                graph = _DecodeGraph(self._step_fn(name, tiles, cache), cache, warmup=3 if name == "compile" else 2)
-                if reference is not None: self._check(name, graph, reference)
-                graphs[name] = graph
-            except Exception as e:                 # one candidate failing (compile, resources, a wrong result) must not stop generation
+            try: steps[name] = self._step_fn(name, tiles, cache)
+            except Exception as e:
                 if len(names) == 1: raise
                 print0(f"Inference engine: decode step '{name}' skipped for batch {B}: {type(e).__name__}: {str(e)[:300]}")
-            torch.cuda.synchronize()
-        if not graphs: raise RuntimeError(f"no decode step could be built for batch {B} (see the messages above)")
+        _precompile([s for s in steps.values() if isinstance(s, FusedStep)], B, self.device)
+        reference = self._reference_logits(cache) if len(steps) > 1 and self.check_steps else None
+        for name, step in steps.items():
+            try:
+                graphs[name] = _DecodeGraph(step, cache, warmup=3 if name == "compile" else 2)
+                if reference is not None: self._check(name, graphs[name], reference)
+            except Exception as e:                 # one candidate failing (build, resources, a wrong result) must not stop generation
+                graphs.pop(name, None)
+                if len(names) == 1: raise
+                print0(f"Inference engine: decode step '{name}' skipped for batch {B}: {type(e).__name__}: {str(e)[:300]}")
+            if cache.seqlens.is_cuda: torch.cuda.synchronize()
+        if not graphs:                             # the last resort: the model's own forward
+            print0(f"Inference engine: no fused decode step could be built for batch {B}: the model's forward instead")
+            graphs["model"] = _DecodeGraph(self._step_fn("model", None, cache), cache)
         if len(graphs) > 1:
             self.step_us[B] = {name: g.time_us() for name, g in graphs.items()}
             best = min(self.step_us[B], key=self.step_us[B].get)
@@ -732,9 +777,9 @@ def decode_step_bytes(model, batch: int, mean_len: float) -> int:
 def time_to_first_token(depth: int = 20, prompt_len: int = 128, new: int = 32, **engine_kwargs) -> dict:
     """Seconds from `Engine(model)` to the first token `stream` yields, warm-up included (kernel builds, graph capture,
     the timing of the decode steps, prefill, and the first `2 * sync_every` steps), for a fresh d`depth` model."""
-    from ghostvis.model import get_vlm_small_config
+    from ghostvis.model import get_small_config
     dev = default_device()
-    model = _device_model(get_vlm_small_config(depth), dev, torch.bfloat16 if dev.type == "cuda" else torch.float32)
+    model = _device_model(get_small_config(depth), dev, torch.bfloat16 if dev.type == "cuda" else torch.float32)
     prompt = torch.randint(7, model.config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(0)).tolist()
     if dev.type == "cuda": torch.cuda.synchronize()
     t0 = time.perf_counter()
@@ -763,9 +808,9 @@ def benchmark(quick: bool = False) -> list[dict]:
     from transformers import AutoModelForCausalLM
     from ghostvis.results import benchmark_ceilings
     from ghostvis.export import export_hf
-    from ghostvis.model import get_vlm_small_config, get_tiny_config
+    from ghostvis.model import get_small_config, get_tiny_config
     dev = default_device(); cuda = dev.type == "cuda"
-    if cuda and not quick: config, prompt_len, new, batches, name = get_vlm_small_config(20), 128, 128, (1, 8, 64), "d20 (564M)"
+    if cuda and not quick: config, prompt_len, new, batches, name = get_small_config(20), 128, 128, (1, 8, 64), "d20 (564M)"
     else: config, prompt_len, new, batches, name = get_tiny_config(n_head=2, n_kv_head=1, use_fused_kernels=cuda), 16, 24, (1, 4), "tiny"
     dtype = torch.bfloat16 if cuda else torch.float32
     bandwidth = next(r["value"] for r in benchmark_ceilings(quick=not cuda or quick) if r["metric"] == "bandwidth") * 1e9   # bytes/s
