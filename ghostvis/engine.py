@@ -84,11 +84,16 @@ def _step_kernels():
         return 1.0 / tl.sqrt(ss / K + eps)
 
     @triton.jit
-    def _normed(X, P, NW, rows, cols, row_ok, k_ok, rstd, stride_x, stride_ps, stride_pm, SPLITS: tl.constexpr):
-        "RMSNorm of a (rows, cols) tile of the residual stream, float32."
-        x = _residual(X, P, rows, cols, row_ok[:, None] & k_ok[None, :], stride_x, stride_ps, stride_pm, SPLITS).to(tl.float32)
+    def _weighted(X, P, XOUT, NW, rows, cols, row_ok, k_ok, store_rows, stride_x, stride_ps, stride_pm, SPLITS: tl.constexpr):
+        """A (rows, cols) tile of the residual stream: (x * norm weight in W's dtype, x*x summed over cols). RMSNorm's
+        1/rms is a factor per row, so it scales the matmul's result instead of its input (one pass over K). Rows below
+        `store_rows` write the stream (X plus partials) to XOUT."""
+        mask = row_ok[:, None] & k_ok[None, :]
+        x = _residual(X, P, rows, cols, mask, stride_x, stride_ps, stride_pm, SPLITS)
+        if SPLITS > 0: tl.store(XOUT + rows[:, None] * stride_x + cols[None, :], x, mask=mask & (rows < store_rows)[:, None])
+        xf = x.to(tl.float32)
         w = tl.load(NW + cols, mask=k_ok, other=0.0).to(tl.float32)
-        return x * rstd[:, None] * w[None, :]
+        return xf * w[None, :], tl.sum(xf * xf, 1)
 
     @triton.jit
     def _rope_store(a1, a2, head, j, rows, row_ok, LENS, Q, KC, VC, COS, SIN, QNW, KNW, eps,
@@ -136,19 +141,26 @@ def _step_kernels():
         j = (pid * BP) % HALF + tl.arange(0, BP)                         # columns j and j + D/2: RoPE's pairs
         rows = pid_m * BM + tl.arange(0, BM)
         row_ok = rows < M
-        if NORM: rstd = _rstd(X, P, XOUT, rows, row_ok, K, stride_x, stride_ps, stride_pm, eps, M * (pid == 0).to(tl.int32), SPLITS, BM, BK)
+        store_rows = M * (pid == 0).to(tl.int32)                         # the first program writes the stream back
         w1 = W + (head * D + j)[:, None] * stride_w
         acc1 = tl.zeros([BM, BP], tl.float32)
         acc2 = tl.zeros([BM, BP], tl.float32)
+        ss = tl.zeros([BM], tl.float32)
         for k0 in range(0, K, BK):
             cols = k0 + tl.arange(0, BK)
             k_ok = cols < K
-            if NORM: xn = _normed(X, P, NW, rows, cols, row_ok, k_ok, rstd, stride_x, stride_ps, stride_pm, SPLITS).to(W.dtype.element_ty)
+            if NORM:
+                xw, part = _weighted(X, P, XOUT, NW, rows, cols, row_ok, k_ok, store_rows, stride_x, stride_ps, stride_pm, SPLITS)
+                xn = xw.to(W.dtype.element_ty)
+                ss += part
             else: xn = tl.load(X + rows[:, None] * stride_x + cols[None, :], mask=row_ok[:, None] & k_ok[None, :], other=0.0)
             wa = tl.load(w1 + cols[None, :], mask=k_ok[None, :], other=0.0)
             wb = tl.load(w1 + HALF * stride_w + cols[None, :], mask=k_ok[None, :], other=0.0)
             acc1 = tl.dot(xn, tl.trans(wa), acc1, input_precision=PRECISION)
             acc2 = tl.dot(xn, tl.trans(wb), acc2, input_precision=PRECISION)
+        if NORM:
+            rstd = 1.0 / tl.sqrt(ss / K + eps)
+            acc1, acc2 = acc1 * rstd[:, None], acc2 * rstd[:, None]
         _rope_store(acc1, acc2, head, j, rows, row_ok, LENS, Q, KC, VC, COS, SIN, QNW, KNW, eps,
                     stride_qm, stride_kb, stride_kl, stride_vb, stride_vl, H, HKV, D, QK_NORM)
 
@@ -179,19 +191,26 @@ def _step_kernels():
         n_ok = n < I
         rows = pid_m * BM + tl.arange(0, BM)
         row_ok = rows < M
-        if NORM: rstd = _rstd(X, P, XOUT, rows, row_ok, K, stride_x, stride_ps, stride_pm, eps, M * (pid == 0).to(tl.int32), SPLITS, BM, BK)
+        store_rows = M * (pid == 0).to(tl.int32)
         acc_g = tl.zeros([BM, BN], tl.float32)
         acc_u = tl.zeros([BM, BN], tl.float32)
+        ss = tl.zeros([BM], tl.float32)
         for k0 in range(0, K, BK):
             cols = k0 + tl.arange(0, BK)
             k_ok = cols < K
-            if NORM: xn = _normed(X, P, NW, rows, cols, row_ok, k_ok, rstd, stride_x, stride_ps, stride_pm, SPLITS).to(W.dtype.element_ty)
+            if NORM:
+                xw, part = _weighted(X, P, XOUT, NW, rows, cols, row_ok, k_ok, store_rows, stride_x, stride_ps, stride_pm, SPLITS)
+                xn = xw.to(W.dtype.element_ty)
+                ss += part
             else: xn = tl.load(X + rows[:, None] * stride_x + cols[None, :], mask=row_ok[:, None] & k_ok[None, :], other=0.0)
             w_mask = n_ok[:, None] & k_ok[None, :]
             wg = tl.load(W + n[:, None] * stride_w + cols[None, :], mask=w_mask, other=0.0)
             wu = tl.load(W + (I + n)[:, None] * stride_w + cols[None, :], mask=w_mask, other=0.0)
             acc_g = tl.dot(xn, tl.trans(wg), acc_g, input_precision=PRECISION)
             acc_u = tl.dot(xn, tl.trans(wu), acc_u, input_precision=PRECISION)
+        if NORM:
+            rstd = 1.0 / tl.sqrt(ss / K + eps)
+            acc_g, acc_u = acc_g * rstd[:, None], acc_u * rstd[:, None]
         dt = HOUT.dtype.element_ty
         g, u = acc_g.to(dt).to(tl.float32), acc_u.to(dt).to(tl.float32)
         tl.store(HOUT + rows[:, None] * stride_h + n[None, :], (g * tl.sigmoid(g) * u).to(dt), mask=row_ok[:, None] & n_ok[None, :])
@@ -224,12 +243,13 @@ def _step_kernels():
         rows = tl.program_id(0) * BM + tl.arange(0, BM)
         row_ok = rows < M
         rstd = _rstd(X, P, XOUT, rows, row_ok, K, stride_x, stride_ps, stride_pm, eps, store_rows, SPLITS, BM, BK)
-        for k0 in range(0, K, BK):
+        for k0 in range(0, K, BK):                                       # one pass when BK covers K (the usual launch)
             cols = k0 + tl.arange(0, BK)
             k_ok = cols < K
             mask = row_ok[:, None] & k_ok[None, :]
-            y = _normed(X, P, NW, rows, cols, row_ok, k_ok, rstd, stride_x, stride_ps, stride_pm, SPLITS)
-            tl.store(Y + rows[:, None] * stride_y + cols[None, :], y.to(Y.dtype.element_ty), mask=mask)
+            x = _residual(X, P, rows, cols, mask, stride_x, stride_ps, stride_pm, SPLITS).to(tl.float32)
+            w = tl.load(NW + cols, mask=k_ok, other=0.0).to(tl.float32)
+            tl.store(Y + rows[:, None] * stride_y + cols[None, :], (x * rstd[:, None] * w[None, :]).to(Y.dtype.element_ty), mask=mask)
 
     @triton.jit
     def _argmax_partial_kernel(L, VAL, IDX, V, chunk, stride_l, S: tl.constexpr, BLOCK: tl.constexpr):
@@ -260,7 +280,7 @@ def _step_kernels():
         tl.store(OUT + b, tl.min(tl.where(val == m, idx, 2147483647), 0).to(OUT.dtype.element_ty))
 
     # the kernels call the helpers by name, and Triton (compiler and CPU interpreter) resolves names in the module
-    globals().update(_residual=_residual, _rstd=_rstd, _normed=_normed, _rope_store=_rope_store)
+    globals().update(_residual=_residual, _rstd=_rstd, _weighted=_weighted, _rope_store=_rope_store)
     return dict(qkv=_qkv_kernel, rope=_rope_kernel, gate_up=_gate_up_kernel, split=_split_kernel, norm=_norm_kernel,
                 argmax_partial=_argmax_partial_kernel, argmax_final=_argmax_final_kernel)
 
@@ -283,13 +303,15 @@ class StepTiles:
     def name(self) -> str: return f"triton {self.splits} K-slices x {self.bn_split} cols, BK {self.bk}"
 
 def tile_candidates(batch: int, n_embd: int, device: torch.device) -> list[StepTiles]:
-    """The settings the engine times for a batch size (the faster is kept): many programs with short K slices, and
-    half as many with longer ones. The split count is chosen to cover the SMs with the n_embd-wide projections."""
+    """The settings the engine times for a batch size (the faster is kept). The number of K slices of o_proj and down
+    is the smallest power of two that gives every SM a program (their outputs are only n_embd wide)."""
     sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 8
     splits = 1
     while splits < 8 and -(-n_embd // 32) * splits < sms: splits *= 2
+    # the second: half the slices, so the next kernel's pipelined loads of the partial sums take half the shared
+    # memory (two programs per SM instead of one at 16 rows); narrower programs keep the SMs covered
     return [StepTiles(splits=splits, bn_split=32, bk=128, stages=4),
-            StepTiles(splits=max(1, splits // 2), bn_split=32 if batch > 16 else 16, bk=128 if batch > 16 else 256, stages=3)]
+            StepTiles(splits=max(1, splits // 2), bn_split=16 if batch <= 16 else 32, bk=128, stages=4 if batch <= 16 else 3)]
 
 def fused_step_unsupported(lm, device: torch.device | None = None) -> str | None:
     "Why the fused decode step cannot run `lm` (a ghostvis GPT) here, or None when it can."
@@ -382,9 +404,9 @@ class FusedStep:
     def _norm(self, x, out, weight, store: bool):
         "xn = RMSNorm(x plus the partial sums); with `store`, x plus the partial sums also goes to `out`."
         P, c = self.partial, self.c
-        self._run("norm", (x.shape[0],),             # a program per row: 64 rows at once ran out of registers
+        self._run("norm", (x.shape[0],),             # a program per row, the whole row at once (64 rows ran out of registers)
             x, P, out, weight, self.xn, x.shape[0], c.n_embd, c.norm_eps, x.shape[0] if store else 0,
-            x.stride(0), P.stride(0), P.stride(1), self.xn.stride(0), SPLITS=self.tiles.splits, BM=1, BK=self.tiles.bk,
+            x.stride(0), P.stride(0), P.stride(1), self.xn.stride(0), SPLITS=self.tiles.splits, BM=1, BK=min(4096, _pow2(c.n_embd)),
             num_warps=self.tiles.warps)
 
     def _triton(self, tokens):
