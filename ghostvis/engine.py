@@ -836,7 +836,7 @@ def benchmark(quick: bool = False) -> list[dict]:
     else: config, prompt_len, new, batches, name = get_tiny_config(n_head=2, n_kv_head=1, use_fused_kernels=cuda), 16, 24, (1, 4), "tiny"
     dtype = torch.bfloat16 if cuda else torch.float32
     bandwidth = next(r["value"] for r in benchmark_ceilings(quick=not cuda or quick) if r["metric"] == "bandwidth") * 1e9   # bytes/s
-    print0(f"memory bandwidth (device copy, measured now): {bandwidth / 1e12:.2f} TB/s")
+    print0(f"memory bandwidth (device copy, measured now): {bandwidth / 1e9:,.0f} GB/s")
     rows = []
     row = lambda variant, shape, metric, value, unit: rows.append(dict(component="engine", variant=variant, shape=shape, metric=metric, value=value, unit=unit))
     ttft_shape = f"{name}, batch 1, prompt {prompt_len}" if cuda and not quick else "d1, batch 1, prompt 128"
