@@ -300,7 +300,7 @@ class StepTiles:
     warps: int = 4
 
     @property
-    def name(self) -> str: return f"triton {self.splits} K-slices x {self.bn_split} cols, BK {self.bk}"
+    def name(self) -> str: return f"triton {self.splits} K-slices x {self.bn_split} cols, BK {self.bk}, {self.stages} stages"
 
 def tile_candidates(batch: int, n_embd: int, device: torch.device) -> list[StepTiles]:
     """The settings the engine times for a batch size (the faster is kept). The number of K slices of o_proj and down
@@ -396,7 +396,7 @@ class FusedStep:
     def _split(self, a: torch.Tensor, w: torch.Tensor, out: torch.Tensor, splits: int, bn: int, round_: bool = False):
         "out[s] = a @ w[:, slice s of K].T in float32, by `_split_kernel`."
         t, (M, K), N = self.tiles, a.shape, w.shape[0]
-        chunk = -(-(-(-K // splits)) // t.bk) * t.bk
+        chunk = -(-(-(-K // splits)) // 16) * 16            # equal slices (16-aligned, for wide loads); a slice's last block is masked
         self._run("split", (-(-N // bn), splits, -(-M // self.bm)),
             a, w, out, M, N, K, chunk, a.stride(0), w.stride(0), out.stride(0), out.stride(1),
             ROUND=round_, BM=self.bm, BN=bn, BK=t.bk, PRECISION="ieee" if self.fp32 else "tf32", **self._launch())
@@ -531,7 +531,9 @@ def _precompile(steps: list, batch: int, device: torch.device):
     t0 = time.perf_counter()
     try:
         with ThreadPoolExecutor(max(1, min(16, os.cpu_count() or 1))) as pool:
-            with mode(pool, ignore_errors=True):           # a kernel that fails to build fails again, visibly, when its step is captured
+            try: scope = mode(pool, ignore_errors=True)    # a kernel that fails to build fails again, visibly, when its step is captured
+            except TypeError: scope = mode(pool)           # Triton versions without `ignore_errors`
+            with scope:
                 for s in steps: s.precompile(tokens)
                 greedy_tokens(steps[0].logits, tokens, build_only=True)
     except Exception as e:

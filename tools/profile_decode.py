@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 import torch
 from ghostvis.core import rel_err, seed_everything
-from ghostvis.engine import Engine, FusedStep, tile_candidates, generate_no_cache, decode_step_bytes
+from ghostvis.engine import Engine, FusedStep, tile_candidates, generate_no_cache, decode_step_bytes, _precompile
 from ghostvis.model import GPT, KVCache, get_small_config
 
 def random_model(config, seed=0, scale=1.0):
@@ -56,12 +56,13 @@ def check_d20_steps(batches, lines):
         lens = torch.randint(64, 250, (B,), generator=g, dtype=torch.int32)
         tokens = torch.randint(0, cfg.vocab_size, (B,), generator=g).cuda()
         forms = [("triton", t) for t in tile_candidates(B, cfg.n_embd, torch.device("cuda"))] + [("cublas", None)]
-        for kind, tiles in forms:
-            ref_cache, cache = (KVCache(cfg, B, 256, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+        caches = [[KVCache(cfg, B, 256, device="cuda", dtype=torch.bfloat16) for _ in range(2)] for _ in forms]
+        steps = [FusedStep(m, cache, kind, tiles) for (kind, tiles), (_, cache) in zip(forms, caches)]
+        with torch.no_grad(): _precompile(steps, B, torch.device("cuda"))     # their kernels built in parallel, as the engine does
+        for step, (ref_cache, cache) in zip(steps, caches):
             for i in range(cfg.n_layer):
                 for a, b in ((ref_cache.k[i], cache.k[i]), (ref_cache.v[i], cache.v[i])): a.normal_(); b.copy_(a)
             for c in (ref_cache, cache): c.seqlens.copy_(lens); c.graph_safe = True
-            step = FusedStep(m, cache, kind, tiles)
             with torch.no_grad(): ref, out = m(tokens[:, None], kv_cache=ref_cache)[:, 0].float(), step(tokens)
             cache_err = max(max(rel_err(cache.k[i], ref_cache.k[i]), rel_err(cache.v[i], ref_cache.v[i])) for i in range(cfg.n_layer))
             lines.append(f"check bf16 d20 batch {B}: {step.name:<40} logits rel err {rel_err(out, ref):.2e}, cache {cache_err:.2e}, "
