@@ -104,7 +104,7 @@ def _step_kernels():
         HALF: tl.constexpr = D // 2
         dt = Q.dtype.element_ty
         a1, a2 = a1.to(dt).to(tl.float32), a2.to(dt).to(tl.float32)        # the projection's output, as the model rounds it
-        pos = tl.load(LENS + rows, mask=row_ok, other=0)
+        pos = tl.load(LENS + rows, mask=row_ok, other=0).to(tl.int64)      # 64-bit cache offsets: large caches pass 2**31 elements
         mask = row_ok[:, None] & (j >= 0)[None, :]
         if head < H + HKV:
             if QK_NORM:                                                  # the program holds the whole head (BP = D/2)
@@ -122,10 +122,10 @@ def _step_kernels():
                 out = Q + rows[:, None] * stride_qm + head * D + j[None, :]
                 tl.store(out, o1.to(dt), mask=mask); tl.store(out + HALF, o2.to(dt), mask=mask)
             else:
-                out = KC + rows[:, None] * stride_kb + pos[:, None] * stride_kl + (head - H) * D + j[None, :]
+                out = KC + rows[:, None].to(tl.int64) * stride_kb + pos[:, None] * stride_kl + (head - H) * D + j[None, :]
                 tl.store(out, o1.to(KC.dtype.element_ty), mask=mask); tl.store(out + HALF, o2.to(KC.dtype.element_ty), mask=mask)
         else:
-            out = VC + rows[:, None] * stride_vb + pos[:, None] * stride_vl + (head - H - HKV) * D + j[None, :]
+            out = VC + rows[:, None].to(tl.int64) * stride_vb + pos[:, None] * stride_vl + (head - H - HKV) * D + j[None, :]
             tl.store(out, a1.to(VC.dtype.element_ty), mask=mask); tl.store(out + HALF, a2.to(VC.dtype.element_ty), mask=mask)
 
     @triton.jit
