@@ -326,8 +326,8 @@ def fused_step_unsupported(lm, device: torch.device | None = None) -> str | None
 
 class FusedStep:
     """One decode step of a ghostvis GPT on one KV cache: (B,) tokens in, (B, V) float32 logits out; the cache gets the
-    new keys and values, and its lengths advance by one. `kind='triton'`: the fused Triton kernels with `tiles`;
-    `kind='cublas'`: cuBLAS matmuls with the Triton RoPE/cache epilogue and `torch.addmm` residual adds."""
+    new keys and values, and its lengths advance by one. `kind='triton'`: the fused Triton kernels with `tiles` (5 or 6
+    per layer); `kind='cublas'`: cuBLAS matmuls with the Triton RoPE/cache epilogue and `torch.addmm` residual adds."""
     def __init__(self, lm, cache: KVCache, kind: str = "triton", tiles: StepTiles | None = None):
         if kind not in ("triton", "cublas"): raise ValueError(f"unknown fused step kind {kind!r}; choose 'triton' or 'cublas'")
         dev = cache.seqlens.device
