@@ -237,7 +237,7 @@ def _decode_attention_op():
     from torch.library import triton_op, wrap_triton
 
     @triton.jit
-    def _partial_kernel(Q, K, V, LENS, ACC, STATS, sq_b, sq_h, sk_b, sk_n, sk_h, sv_b, sv_n, sv_h, scale,
+    def _partial_kernel(Q, K, V, LENS, ACC, STATS, OUT, sq_b, sq_h, sk_b, sk_n, sk_h, sv_b, sv_n, sv_h, so_b, so_h, scale,
                         H: tl.constexpr, GROUP: tl.constexpr, D: tl.constexpr, SPLIT: tl.constexpr, S: tl.constexpr,
                         BLOCK_N: tl.constexpr):
         h, b, s = tl.program_id(0), tl.program_id(1), tl.program_id(2)   # heads vary fastest: programs running together read neighbouring bytes of each cached row
@@ -261,13 +261,16 @@ def _decode_attention_op():
             acc = acc * alpha + tl.sum(p[:, None] * v.to(tl.float32), 0)
             l = l * alpha + tl.sum(p, 0)
             m = m_new
-        row = (b * H + h) * S + s
-        tl.store(ACC + row * D + d, acc)
-        tl.store(STATS + row * 2, m)
-        tl.store(STATS + row * 2 + 1, l)
+        if S == 1:                                             # one slice: the output itself, no combine kernel
+            tl.store(OUT + b * so_b + h * so_h + d, (acc / l).to(OUT.dtype.element_ty))
+        else:
+            row = (b * H + h) * S + s
+            tl.store(ACC + row * D + d, acc)
+            tl.store(STATS + row * 2, m)
+            tl.store(STATS + row * 2 + 1, l)
 
     @triton.jit
-    def _partial_dot_kernel(Q, K, V, LENS, ACC, STATS, sq_b, sq_h, sk_b, sk_n, sk_h, sv_b, sv_n, sv_h, scale,
+    def _partial_dot_kernel(Q, K, V, LENS, ACC, STATS, OUT, sq_b, sq_h, sk_b, sk_n, sk_h, sv_b, sv_n, sv_h, so_b, so_h, scale,
                             H: tl.constexpr, GROUP: tl.constexpr, GP: tl.constexpr, D: tl.constexpr, SPLIT: tl.constexpr,
                             S: tl.constexpr, BLOCK_N: tl.constexpr, PRECISION: tl.constexpr):
         "The same slice as `_partial_kernel`, for all GROUP query heads of one K/V head at once, on tensor cores."
@@ -294,10 +297,14 @@ def _decode_attention_op():
             acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
             l = l * alpha + tl.sum(p, 1)
             m = m_new
-        rows = (b * H + heads) * S + s
-        tl.store(ACC + rows[:, None] * D + d[None, :], acc, mask=in_group[:, None])
-        tl.store(STATS + rows * 2, m, mask=in_group)
-        tl.store(STATS + rows * 2 + 1, l, mask=in_group)
+        if S == 1:
+            out = OUT + b * so_b + heads[:, None] * so_h + d[None, :]
+            tl.store(out, (acc / l[:, None]).to(OUT.dtype.element_ty), mask=in_group[:, None])
+        else:
+            rows = (b * H + heads) * S + s
+            tl.store(ACC + rows[:, None] * D + d[None, :], acc, mask=in_group[:, None])
+            tl.store(STATS + rows * 2, m, mask=in_group)
+            tl.store(STATS + rows * 2 + 1, l, mask=in_group)
 
     @triton.jit
     def _combine_kernel(ACC, STATS, OUT, so_b, so_h, H: tl.constexpr, D: tl.constexpr, S: tl.constexpr):
@@ -316,22 +323,23 @@ def _decode_attention_op():
         B, H, D = q.shape
         split = -(-k_cache.shape[1] // splits)
         split = -(-split // block_n) * block_n                  # whole blocks per slice
-        acc = torch.empty(B, H, splits, D, device=q.device, dtype=torch.float32)
-        stats = torch.empty(B, H, splits, 2, device=q.device, dtype=torch.float32)
         out = torch.empty_like(q)
+        # one slice writes the output directly; several write partial results for the combine kernel
+        acc = torch.empty(B, H, splits, D, device=q.device, dtype=torch.float32) if splits > 1 else out
+        stats = torch.empty(B, H, splits, 2, device=q.device, dtype=torch.float32) if splits > 1 else out
         strides = (q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
-                   v_cache.stride(0), v_cache.stride(1), v_cache.stride(2))
+                   v_cache.stride(0), v_cache.stride(1), v_cache.stride(2), out.stride(0), out.stride(1))
         group = H // k_cache.shape[2]
         if use_dot:
             precision = "ieee" if k_cache.dtype == torch.float32 else "tf32"   # fp32 caches: no TF32 rounding
             wrap_triton(_partial_dot_kernel)[(k_cache.shape[2], B, splits)](
-                q, k_cache, v_cache, lengths, acc, stats, *strides, scale, H=H, GROUP=group, GP=max(16, triton.next_power_of_2(group)),
+                q, k_cache, v_cache, lengths, acc, stats, out, *strides, scale, H=H, GROUP=group, GP=max(16, triton.next_power_of_2(group)),
                 D=D, SPLIT=split, S=splits, BLOCK_N=block_n, PRECISION=precision, num_warps=num_warps, num_stages=num_stages)
         else:
             wrap_triton(_partial_kernel)[(H, B, splits)](
-                q, k_cache, v_cache, lengths, acc, stats, *strides, scale,
+                q, k_cache, v_cache, lengths, acc, stats, out, *strides, scale,
                 H=H, GROUP=group, D=D, SPLIT=split, S=splits, BLOCK_N=block_n, num_warps=num_warps, num_stages=num_stages)
-        wrap_triton(_combine_kernel)[(B, H)](acc, stats, out, out.stride(0), out.stride(1), H=H, D=D, S=splits)
+        if splits > 1: wrap_triton(_combine_kernel)[(B, H)](acc, stats, out, out.stride(0), out.stride(1), H=H, D=D, S=splits)
         return out
 
     return decode_attention_op
