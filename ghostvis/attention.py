@@ -94,12 +94,15 @@ def _varlen_attn(q, k, v, causal, scale, cu_seqlens, max_seqlen):
     return varlen_attn(q, k, v, cu, cu, max_seqlen, max_seqlen, **kw)
 
 @functools.cache
-def _compiled_flex():
+def _compiled_flex(cuda: bool):
+    "flex_attention under torch.compile: inductor's fused kernel on CUDA, torch's unfused reference (`eager`) on the CPU."
     from torch.nn.attention.flex_attention import flex_attention
-    return torch.compile(flex_attention, dynamic=False)
+    if cuda: return torch.compile(flex_attention, dynamic=False)
+    # inductor's CPU kernel takes neither float64 nor a backward; `auto` never picks flex on the CPU (tests ask for it)
+    return torch.compile(flex_attention, backend="eager", fullgraph=True)
 
 def _flex(q, k, v, causal, scale, cu_seqlens=None, max_seqlen=None):
-    from torch.nn.attention.flex_attention import flex_attention, create_block_mask
+    from torch.nn.attention.flex_attention import create_block_mask
     packed = cu_seqlens is not None
     qt, kt, vt = ((t[None] if packed else t).transpose(1, 2) for t in (q, k, v))   # (B, H, T, D)
     B, T = qt.shape[0], qt.shape[2]
@@ -108,7 +111,7 @@ def _flex(q, k, v, causal, scale, cu_seqlens=None, max_seqlen=None):
         ok = (ki <= qi) if causal else (ki >= 0)
         return ok & (doc[qi] == doc[ki]) if packed else ok
     block_mask = create_block_mask(mask_mod, B=None, H=None, Q_LEN=T, KV_LEN=T, device=q.device)   # per batch: counted in the timing
-    fn = _compiled_flex() if q.is_cuda else flex_attention
+    fn = _compiled_flex(q.is_cuda)
     out = fn(qt, kt, vt, block_mask=block_mask, scale=scale, enable_gqa=qt.shape[1] != kt.shape[1])
     out = out.transpose(1, 2)
     return out[0] if packed else out

@@ -5,7 +5,7 @@
 # %% ../nbs/80_bench.ipynb #7884e3c0
 from __future__ import annotations
 import argparse, importlib, sys, time
-from .core import backend_log_lines, print0
+from .core import log_backends, print0
 from .results import save_results, benchmarks_dir
 
 # %% auto #0
@@ -58,7 +58,7 @@ def main(argv=None) -> list[dict]:
     "Command-line entry point."
     args = parse_args(argv)
     names = [b for b in BENCHMARKS if b not in CPU_ONLY] if "all" in args.components else list(dict.fromkeys(args.components))
-    for line in backend_log_lines(): print0(line)
+    log_backends()   # the startup log, once per process
     rows = []
     for name in names:
         t = time.perf_counter()

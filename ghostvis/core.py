@@ -12,9 +12,10 @@ import torch
 # %% auto #0
 __all__ = ['OPTIONAL_BACKENDS', 'TOLERANCE', 'dist_info', 'is_rank0', 'print0', 'log_once', 'seed_everything', 'Probe', 'probe',
            'has_backend', 'default_device', 'triton_interpret', 'triton_runs', 'lazy_kernels', 'eager_autograd',
-           'auto_picks_triton', 'device_info', 'sdpa_backends', 'attention_backend_order', 'optimizer_backend_order',
-           'kernel_backend', 'inference_backend', 'backend_log_lines', 'backend_report', 'Timing', 'bench',
-           'rotating_inputs', 'rel_err', 'cdiv']
+           'auto_picks_triton', 'device_info', 'sdpa_backends', 'sdpa_why_not', 'backend_why_not',
+           'attention_backend_order', 'optimizer_backend_order', 'kernel_backend', 'inference_backend',
+           'backend_log_lines', 'log_backends', 'backend_table', 'backend_report', 'Timing', 'bench', 'rotating_inputs',
+           'rel_err', 'cdiv']
 
 # %% ../nbs/00_core.ipynb #2f07ba8d
 def dist_info() -> tuple[int, int, int]:
@@ -149,32 +150,75 @@ def device_info(device: str | None = None) -> dict:
                 memory_gib=0.0, bf16=True, fp16=True, cuda="", cudnn="")
 
 # %% ../nbs/00_core.ipynb #b21d6fb1
+def _gpu_missing(device: torch.device, min_capability: int = 0) -> str:
+    "Why CUDA-only code cannot run on `device` ('' if it can): no GPU, not a CUDA device, or too old a GPU."
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        return "" if major >= min_capability else f"needs compute capability {min_capability}.0+, this GPU is {major}.{minor}"
+    if torch.cuda.is_available(): return f"runs on a CUDA GPU, not on {device.type}"
+    cpu_build = torch.version.cuda is None and getattr(torch.version, "hip", None) is None
+    return "no GPU: this torch is a CPU build" if cpu_build else "no GPU visible to torch"
+
+def _sdpa_failure(caught: list, error: Exception) -> str:
+    "torch's reason for refusing an SDPA kernel: its warnings without the generic lead-ins, else the error."
+    notes = [str(w.message).split(" (Triggered internally")[0].strip() for w in caught]
+    notes = [n for n in notes if n and not n.endswith("because:")]
+    return "; ".join(dict.fromkeys(notes)) or f"{type(error).__name__}: {error}"
+
 @functools.cache
-def sdpa_backends() -> dict[str, bool]:
-    "Which `scaled_dot_product_attention` kernels run here: each is tried once on a tiny causal bf16 problem."
-    if not torch.cuda.is_available(): return {"flash": False, "cudnn": False, "efficient": False, "math": True}
+def _sdpa_trials() -> dict[str, str]:
+    "Each SDPA kernel run once on the GPU on a tiny causal bf16 problem: '' if it ran, else torch's reason."
+    import warnings
     from torch.nn.attention import sdpa_kernel, SDPBackend
     kernels = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION,
                "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}
     q = torch.randn(1, 2, 64, 64, device="cuda", dtype=torch.bfloat16)
-    works = {}
+    why = {}
     for name, kernel in kernels.items():
-        try:
-            with sdpa_kernel([kernel]): torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
-            works[name] = True
-        except RuntimeError: works[name] = False
-    return works
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with sdpa_kernel([kernel]): torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+                why[name] = ""
+            except RuntimeError as e: why[name] = _sdpa_failure(caught, e)
+    return why
+
+@functools.cache
+def sdpa_backends() -> dict[str, bool]:
+    "Which `scaled_dot_product_attention` kernels run here: each is tried once on a tiny causal bf16 problem."
+    if not torch.cuda.is_available(): return {"flash": False, "cudnn": False, "efficient": False, "math": True}
+    return {name: not why for name, why in _sdpa_trials().items()}
+
+def sdpa_why_not(device: torch.device | str | None = None) -> dict[str, str]:
+    "Why each SDPA kernel cannot run on `device` ('' where it can): no GPU, or torch's reason from the trial run."
+    dev = torch.device(device) if device is not None else default_device()
+    if dev.type != "cuda": return {k: "" if k == "math" else _gpu_missing(dev) for k in ("flash", "cudnn", "efficient", "math")}
+    return _sdpa_trials()
+
+# %% ../nbs/00_core.ipynb #c7a1e3d2
+_MIN_CAPABILITY = {  # optional backends that run on CUDA only -> the compute capability they need
+    "flash_attn": 8, "fa4": 9, "apex_adam": 0, "apex_rmsnorm": 0, "liger": 0, "varlen_attn": 0, "triton": 0}
+
+def backend_why_not(name: str, device: torch.device | str | None = None) -> str:
+    "Why optional backend `name` cannot run on `device` ('' when it can): not installed, import error, no GPU, wrong GPU."
+    if name not in OPTIONAL_BACKENDS:
+        raise KeyError(f"unknown backend {name!r}; known: {', '.join(OPTIONAL_BACKENDS)}")
+    module, attr, _ = OPTIONAL_BACKENDS[name]
+    p = probe(module, attr)
+    if not p.available:
+        if p.error == f"ModuleNotFoundError: No module named '{module.split('.')[0]}'": return "not installed"
+        return f"does not import: {p.error}"
+    dev = torch.device(device) if device is not None else default_device()
+    if name == "triton" and dev.type == "cpu" and triton_interpret(): return ""
+    why = _gpu_missing(dev, _MIN_CAPABILITY[name]) if name in _MIN_CAPABILITY else ""
+    return why + ("; TRITON_INTERPRET=1 runs its kernels on the CPU" if why and name == "triton" else "")
 
 # %% ../nbs/00_core.ipynb #f21e2011
 def attention_backend_order(device: torch.device | str | None = None) -> list[str]:
     "Attention backends that work here, best first (dense path)."
     dev = torch.device(device) if device is not None else default_device()
-    order = []
-    if dev.type == "cuda":
-        if has_backend("flash_attn"): order.append("flash_attn")
-        if has_backend("fa4") and torch.cuda.get_device_capability(dev)[0] >= 9: order.append("fa4")
-    order += ["sdpa", "math"]
-    return order
+    fast = [n for n in ("flash_attn", "fa4") if dev.type == "cuda" and not backend_why_not(n, dev)]
+    return fast + ["sdpa", "math"]
 
 def optimizer_backend_order(device: torch.device | str | None = None) -> list[str]:
     "AdamW backends that work here, best first."
@@ -214,19 +258,48 @@ def backend_log_lines(device: torch.device | str | None = None) -> list[str]:
                  else "Using the native KV-cache engine for inference (vLLM not installed)")
     return lines
 
-def backend_report(device: torch.device | str | None = None, verbose: bool = True):
-    "Table of every optional backend (available, version, why not); prints the startup log if `verbose`."
+def _report_device(device) -> torch.device:
+    "`device` (default: `default_device()`) with its CUDA index, so that `cuda` and `cuda:0` are one device."
+    dev = torch.device(device) if device is not None else default_device()
+    return torch.device("cuda", torch.cuda.current_device()) if dev.type == "cuda" and dev.index is None else dev
+
+def log_backends(device: torch.device | str | None = None, again: bool = False) -> bool:
+    "Print the startup log (`backend_log_lines`) once per process and device, or `again`; True if it printed."
+    dev = _report_device(device)
+    key = f"backend report {dev}"
+    if key in _logged_once and not again: return False
+    lines = backend_log_lines(dev)
+    _logged_once.update([key, *lines])   # a component that logs one of these lines with `log_once` later stays quiet
+    for line in lines: print0(line)
+    return True
+
+def backend_table(device: torch.device | str | None = None):
+    "DataFrame of every optional backend and SDPA kernel: runs on `device`?, version, why not, what it is for."
     import pandas as pd
+    dev = _report_device(device)
     rows = []
     for name, (module, attr, what) in OPTIONAL_BACKENDS.items():
-        p = probe(module, attr)
-        rows.append(dict(backend=name, available=p.available, version=p.version, purpose=what, error=p.error))
-    for kernel, ok in sdpa_backends().items():
-        rows.append(dict(backend=f"sdpa_{kernel}", available=ok, version=torch.__version__,
-                         purpose=f"torch SDPA {kernel} kernel", error=""))
-    if verbose:
-        for line in backend_log_lines(device): print0(line)
+        p, why = probe(module, attr), backend_why_not(name, dev)
+        version = p.version or (torch.__version__ if module.startswith("torch.") and not why else "")   # part of torch
+        rows.append(dict(backend=name, available=not why, version=version, why_not=why, purpose=what))
+    for kernel, why in sdpa_why_not(dev).items():
+        rows.append(dict(backend=f"sdpa_{kernel}", available=not why, version="" if why else torch.__version__,
+                         why_not=why, purpose=f"torch SDPA {kernel} kernel"))
     return pd.DataFrame(rows)
+
+def _table_text(df, columns=("backend", "available", "version", "why_not")) -> str:
+    "`df`'s `columns` as left-aligned plain text (pandas right-aligns text, which reads badly for reasons)."
+    rows = [list(columns)] + [[str(v) for v in r] for r in df[list(columns)].itertuples(index=False)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
+
+def backend_report(device: torch.device | str | None = None, verbose: bool = True):
+    "Print the startup log and the table of optional backends (runs here?, version, why not); return the table."
+    df = backend_table(device)
+    if verbose:
+        log_backends(device, again=True)
+        print0(_table_text(df))
+    return df
 
 # %% ../nbs/00_core.ipynb #6ec849ac
 @dataclass

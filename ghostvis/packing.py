@@ -5,6 +5,7 @@
 # %% ../nbs/07_packing.ipynb #2b9299e6
 from __future__ import annotations
 import bisect, random, time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 import numpy as np
 import torch
@@ -17,6 +18,17 @@ __all__ = ['OVERLONG_POLICIES', 'prepare_documents', 'best_fit_decreasing', 'nex
 # %% ../nbs/07_packing.ipynb #683e0df4
 OVERLONG_POLICIES = ("raise", "truncate", "split")
 
+def _keys(d: Mapping, show: int = 8) -> str:
+    "The first `show` keys of `d`, for an error message that names what it got without printing all of it."
+    keys = sorted(map(str, d))
+    return ", ".join(keys[:show]) + (f", ... ({len(keys)} keys)" if len(keys) > show else "")
+
+def _examples_list(examples) -> list:
+    "`examples` as a list; one dict in place of a list of them is an error that says so."
+    if isinstance(examples, Mapping):
+        raise TypeError("examples must be a list of dicts, got one dict: wrap it in a list, e.g. [example]")
+    return list(examples)
+
 def _as_list(x) -> list[int]:
     return x.tolist() if isinstance(x, (torch.Tensor, np.ndarray)) else list(x)
 
@@ -25,8 +37,10 @@ def prepare_documents(examples, max_length: int, overlong: str = "raise", ignore
     if max_length <= 0: raise ValueError(f"max_length must be positive, got {max_length}")
     if overlong not in OVERLONG_POLICIES: raise ValueError(f"overlong must be one of {OVERLONG_POLICIES}, got {overlong!r}")
     docs = []
-    for i, ex in enumerate(examples):
-        if "input_ids" not in ex: raise ValueError(f"example {i} has no 'input_ids' (keys: {sorted(ex)})")
+    for i, ex in enumerate(_examples_list(examples)):
+        if not isinstance(ex, Mapping):
+            raise TypeError(f"example {i} is a {type(ex).__name__}, expected a dict with 'input_ids' (and optionally 'labels', 'images')")
+        if "input_ids" not in ex: raise ValueError(f"example {i} has no 'input_ids' (keys: {_keys(ex)})")
         ids = _as_list(ex["input_ids"])
         if not ids: raise ValueError(f"example {i} is empty: remove it or give it at least one token")
         labels = _as_list(ex["labels"]) if ex.get("labels") is not None else ids[1:] + [ignore_index]
@@ -88,6 +102,7 @@ class PackingStats:
     @property
     def waste_after(self) -> float: return 1 - self.n_tokens / max(1, self.n_rows * self.max_length)
     def log_lines(self) -> list[str]:
+        if not self.n_examples: return ["Sequence packing: no examples, nothing to pack"]   # no waste to speak of
         return [f"Sequence packing: {self.n_examples} -> {self.n_rows} sequences",
                 f"Compression: {self.compression:.2f}x, Padding waste: {100 * self.waste_before:.1f}% -> {100 * self.waste_after:.1f}%"]
 
@@ -103,7 +118,7 @@ def pack_sequences(examples, max_length: int, overlong: str = "raise", ignore_in
                    seed: int | None = None, algorithm: str = "bfd", verbose: bool = True, return_stats: bool = False):
     "Pack `examples` (dicts with `input_ids`[, `labels`, `images`]) into rows of at most `max_length` tokens."
     t0 = time.perf_counter()
-    examples = list(examples)
+    examples = _examples_list(examples)
     docs = prepare_documents(examples, max_length, overlong, ignore_index)
     lengths = [len(d["input_ids"]) for d in docs]
     if algorithm not in ("bfd", "next_fit"): raise ValueError(f"algorithm must be 'bfd' or 'next_fit', got {algorithm!r}")
