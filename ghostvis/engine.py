@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
-from .core import log_once, print0, triton_runs, lazy_kernels, default_device
+from .core import log_once, print0, triton_runs, lazy_kernels, default_device, bench
 from .model import KVCache
 from .attention import build_decode_kernel, decode_attention
 from .mlp import swiglu_fwd
@@ -770,13 +770,8 @@ def generate_no_cache(model, prompts: list[list[int]], max_new_tokens: int, pixe
 
 # %% ../nbs/15_engine.ipynb #a417c496
 def _timed(fn, repeats: int) -> float:
-    "Median seconds of `fn()` after one warm-up call."
-    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    fn(); sync()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter(); fn(); sync(); times.append(time.perf_counter() - t)
-    return sorted(times)[len(times) // 2]
+    "Median wall seconds of `fn()` (a whole generate call, which waits on the GPU itself) after one warm-up call."
+    return bench(fn, warmup_ms=0, rep_ms=0, min_reps=repeats, max_reps=repeats, host_timed=True).median_ms / 1e3
 
 def _hf_generate(hf_model, ids: torch.Tensor, new: int, cache: str):
     kw = dict(cache_implementation="static") if cache == "static" else {}

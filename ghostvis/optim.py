@@ -8,7 +8,7 @@ import math, os
 import torch
 import torch.nn as nn
 import torch.distributed as dist
-from .core import has_backend, optimizer_backend_order, print0, bench, default_device, dist_info
+from .core import has_backend, optimizer_backend_order, print0, log_once, bench, default_device, dist_info
 
 # %% auto #0
 __all__ = ['ADAMW_BACKENDS', 'adamw_reference_step', 'adamw_backend_supports', 'build_fused_adamw', 'newton_schulz_orthogonalize',
@@ -70,7 +70,7 @@ def build_fused_adamw(params, lr: float, weight_decay: float = 0.0, betas=(0.9, 
     elif backend not in usable:
         why = "unknown backend" if backend not in ADAMW_BACKENDS else "cannot run with these parameters here"
         raise ValueError(f"optimizer backend {backend!r}: {why}; usable here: {', '.join(usable)} (or 'auto')")
-    if verbose: print0(f"Using optimizer backend: {backend}")
+    if verbose: log_once(f"Using optimizer backend: {backend}")   # the startup log may have said it
     return _make_adamw(backend, params, lr, tuple(betas), eps, weight_decay), backend
 
 # %% ../nbs/06_optim.ipynb #e83d75e1

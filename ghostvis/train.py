@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.distributed as dist
 from fastcore.basics import patch
-from .core import print0, is_rank0, backend_log_lines
+from .core import print0, is_rank0, log_backends
 from .optim import build_optimizers
 from .checkpoint import (save_checkpoint, load_checkpoint, newest_loadable_checkpoint, rng_state, set_rng_state,
                                  CheckpointError, UnreadableCheckpoint, save_sharded_checkpoint, load_sharded)
@@ -55,6 +55,7 @@ def setup_distributed(device: str | None = None):
         for k, v in NCCL_ENV.items(): os.environ.setdefault(k, v)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", device_id=dev if dev.type == "cuda" else None)
+    log_backends(dev)   # the startup log, once per process
     return rank, local, world, dev
 
 # %% ../nbs/14_train.ipynb #10fdce2a
@@ -456,7 +457,7 @@ def rewind_metrics(path: Path, step: int) -> None:
 def run(self: Trainer) -> dict:
     "Train to `max_iterations` (resuming first if configured); the final evaluation's results."
     c = self.config
-    for line in backend_log_lines(self.device): print0(line)
+    log_backends(self.device)   # once per process: the script's setup_distributed usually said it already
     if c.compile:
         import torch._inductor.config as inductor_config
         print0(f"torch.compile: on{', tuning inductor kernels (coordinate descent)' if inductor_config.coordinate_descent_tuning else ''}")

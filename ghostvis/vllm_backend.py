@@ -8,6 +8,7 @@ import hashlib, json, os
 from pathlib import Path
 import torch
 from .core import has_backend, print0
+from .checkpoint import checkpoints
 
 # %% auto #0
 __all__ = ['model_from_checkpoint', 'resolve_model_path', 'NativeBackend', 'VLLMBackend', 'vllm_unavailable_reason',
@@ -40,11 +41,11 @@ def resolve_model_path(model_path, cache_dir=None) -> Path:
     p = Path(model_path)
     if not p.exists(): raise FileNotFoundError(f"model path {p} does not exist: pass a ghostvis checkpoint (ckpt_*.pt), a run directory or an exported HF directory")
     if p.is_dir() and (p / "config.json").exists(): return p
-    if p.is_dir():
-        found = sorted(p.glob("ckpt_*.pt"))
-        if not found: raise FileNotFoundError(f"{p} is neither an HF directory (no config.json) nor a run directory (no ckpt_*.pt)")
+    if p.is_dir() and not (p / "trainer.pt").exists():   # a run directory: its newest checkpoint, one file or sharded
+        found = checkpoints(p)
+        if not found: raise FileNotFoundError(f"{p} is neither an HF directory (no config.json) nor a run directory (no ckpt_*)")
         p = found[-1]
-    st = p.stat()
+    st = (p / "trainer.pt" if p.is_dir() else p).stat()
     key = hashlib.sha256(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
     out = Path(cache_dir or _export_cache_dir()) / f"{p.stem}-{key}"
     if (out / "config.json").exists(): return out

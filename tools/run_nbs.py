@@ -6,7 +6,7 @@ Outputs (tables, benchmark charts drawn from the committed CSVs) are part of the
 executed. Cells flagged `#| cuda` run only with `--flags cuda` (on the GPU machine); `#| eval: false` never runs.
 """
 from __future__ import annotations
-import argparse, os, sys
+import argparse, atexit, os, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,9 @@ def run_notebook(path: Path, flags: set[str]) -> None:
     try: shell.run_all(nb, exc_stop=True, preproc=no_eval)
     except Exception:
         sys.stderr.write(shell.prettytb(fname=path)); raise SystemExit(f"failed: {path}")
-    finally: os.chdir(cwd)
+    finally:
+        os.chdir(cwd)
+        atexit.unregister(shell.atexit_operations)   # its namespace is emptied at exit before dynamo's cleanup: a KeyError
     write_nb(nb, path)
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import argparse, sys
 from pathlib import Path
 import torch
 from ..core import print0, seed_everything, is_rank0
-from ..train import Trainer, setup_distributed
+from ..train import Trainer, setup_distributed, plain_copy
 from .common import (add_common_args, add_data_args, validate_common_args, validate_data_args, check_row_length,
                                      check_total_batch, default_sequence_len, image_tokens_per_image, train_config, get_tokenizer, vlm_config,
                                      load_init_weights, vqa_accuracy, answer_question, DeviceLoader, mean_loss, export_final,
@@ -63,10 +63,11 @@ def main(argv=None) -> dict:
                       flops_per_token=model.language_model.estimate_flops())
     result = trainer.run()
     result["history"] = trainer.history
+    sample_model = plain_copy(model, device) if trainer.sharded else model   # FSDP2: every rank helps gather it
     if is_rank0() and args.data is None:
         ex = vqa_example(HELD_OUT_SEED + 7, v.image_size)
-        model.eval()
-        answer = answer_question(model, tok, ex, v.image_size, device=device)
+        sample_model.eval()
+        answer = answer_question(sample_model, tok, ex, v.image_size, device=device)
         print0(f"Sample (held-out image): {ex['question']} -> model: {answer!r} (truth: {ex['answer']!r})")
         result["sample"] = dict(question=ex["question"], answer=answer, truth=ex["answer"])
     export_final(args, model)

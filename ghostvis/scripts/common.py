@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from ..core import print0, is_rank0
 from ..checkpoint import load_checkpoint, CheckpointError
-from ..train import TrainConfig, ConfigError
+from ..train import TrainConfig, ConfigError, plain_copy
 
 # %% auto #0
 __all__ = ['HELD_OUT_SEED', 'add_common_args', 'validate_common_args', 'validate_parallel', 'train_config', 'add_data_args',
@@ -171,7 +171,7 @@ def load_init_weights(model, path):
     "Weights for `model` from a ghostvis checkpoint or an export_hf directory; a text model's weights fill a VLM's language model."
     from ghostvis.vision import VLM
     p = Path(path)
-    if p.is_dir():
+    if p.is_dir() and not (p / "trainer.pt").exists():   # an export_hf directory (a sharded checkpoint holds trainer.pt)
         from ghostvis.export import load_hf
         sd = load_hf(p).state_dict()
     else:
@@ -224,7 +224,9 @@ def answer_question(model, tok, example: dict, image_size: int, max_new_tokens: 
 
 def export_final(args, model) -> None:
     "`--export_hf`: write the trained model (rank 0) in Hugging Face format with the run's tokenizer."
-    if not args.export_hf or not is_rank0(): return
+    if not args.export_hf: return
+    if any(hasattr(w, "device_mesh") for w in model.parameters()): model = plain_copy(model)   # FSDP2: every rank takes part
+    if not is_rank0(): return
     from ghostvis.export import export_hf
     export_hf(model.cpu().float(), args.export_hf, tokenizer=args.tokenizer or Path(args.out_dir) / "tokenizer", overwrite=True)
 
