@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools, inspect, math, os
 import torch
 import torch.nn.functional as F
-from .core import has_backend, log_once, default_device, bench, sdpa_backends, triton_runs, lazy_kernels
+from .core import has_backend, log_once, default_device, bench, sdpa_kernel_runs, triton_runs, lazy_kernels
 
 # %% auto #0
 __all__ = ['DENSE_BACKENDS', 'PACKED_BACKENDS', 'HALF_ONLY_BACKENDS', 'check_cu_seqlens', 'document_ids', 'attention_ref',
@@ -185,7 +185,7 @@ def backend_runs(name: str, device: torch.device, packed: bool) -> bool:
     if name == "flash_attn": return cuda and has_backend("flash_attn")
     if name == "fa4": return cuda and has_backend("fa4") and torch.cuda.get_device_capability(device)[0] >= 9
     if name == "varlen_attn": return packed and cuda and has_backend("varlen_attn")
-    if name.startswith("sdpa_"): return not packed and cuda and sdpa_backends()[name[5:]]
+    if name.startswith("sdpa_"): return not packed and cuda and sdpa_kernel_runs(name[5:])
     return False
 
 HALF_ONLY_BACKENDS = ("flash_attn", "fa4", "varlen_attn", "sdpa_cudnn", "sdpa_flash")   # fp16/bf16 inputs only

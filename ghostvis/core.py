@@ -12,7 +12,7 @@ import torch
 # %% auto #0
 __all__ = ['OPTIONAL_BACKENDS', 'TOLERANCE', 'dist_info', 'is_rank0', 'print0', 'log_once', 'seed_everything', 'Probe', 'probe',
            'has_backend', 'default_device', 'triton_interpret', 'triton_runs', 'lazy_kernels', 'eager_autograd',
-           'auto_picks_triton', 'device_info', 'sdpa_backends', 'sdpa_why_not', 'backend_why_not',
+           'auto_picks_triton', 'device_info', 'sdpa_backends', 'sdpa_kernel_runs', 'sdpa_why_not', 'backend_why_not',
            'attention_backend_order', 'optimizer_backend_order', 'kernel_backend', 'inference_backend',
            'backend_log_lines', 'log_backends', 'backend_table', 'backend_report', 'Timing', 'bench', 'rotating_inputs',
            'rel_err', 'cdiv']
@@ -189,6 +189,11 @@ def sdpa_backends() -> dict[str, bool]:
     "Which `scaled_dot_product_attention` kernels run here: each is tried once on a tiny causal bf16 problem."
     if not torch.cuda.is_available(): return {"flash": False, "cudnn": False, "efficient": False, "math": True}
     return {name: not why for name, why in _sdpa_trials().items()}
+
+@torch.compiler.assume_constant_result   # under torch.compile: run once while tracing (the trial runs catch warnings: a break)
+def sdpa_kernel_runs(kernel: str) -> bool:
+    "Does SDPA's `kernel` (flash, cudnn, efficient, math) run here? `sdpa_backends` as one bool, a constant under torch.compile."
+    return sdpa_backends()[kernel]
 
 def sdpa_why_not(device: torch.device | str | None = None) -> dict[str, str]:
     "Why each SDPA kernel cannot run on `device` ('' where it can): no GPU, or torch's reason from the trial run."

@@ -227,6 +227,7 @@ def ensure_process_group(device: torch.device) -> None:
     "A process group of one when there is none (FSDP2 in a single process: nothing to shard, but the same code path)."
     if dist.is_initialized(): return
     print0("--parallel fsdp in one process: FSDP2 over 1 rank (nothing sharded); launch with torchrun --nproc_per_node N to shard")
+    if device.type == "cuda" and device.index is None: device = torch.device("cuda", torch.cuda.current_device())   # NCCL wants an index
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=dist.HashStore(), rank=0, world_size=1,
                             device_id=device if device.type == "cuda" else None)
 
