@@ -110,7 +110,10 @@ def _flex(q, k, v, causal, scale, cu_seqlens=None, max_seqlen=None):
     def mask_mod(b, h, qi, ki):
         ok = (ki <= qi) if causal else (ki >= 0)
         return ok & (doc[qi] == doc[ki]) if packed else ok
-    block_mask = create_block_mask(mask_mod, B=None, H=None, Q_LEN=T, KV_LEN=T, device=q.device)   # per batch: counted in the timing
+    # per batch, counted in the timing. Built eagerly, mask_mod runs as a chain of vmapped tensor ops over all T x T
+    # positions (268M for a 16384-token row): the likely reason packed flex measured slowest on the H200. Compiled on CUDA
+    # (torch's own option), that evaluation is fused; not re-measured yet
+    block_mask = create_block_mask(mask_mod, B=None, H=None, Q_LEN=T, KV_LEN=T, device=q.device, _compile=q.is_cuda)
     fn = _compiled_flex(q.is_cuda)
     out = fn(qt, kt, vt, block_mask=block_mask, scale=scale, enable_gqa=qt.shape[1] != kt.shape[1])
     out = out.transpose(1, 2)
