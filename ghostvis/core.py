@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #bb8bc161
 from __future__ import annotations
-import os, time, random, platform, importlib, functools, statistics
+import os, time, random, platform, importlib, functools, statistics, contextlib, logging
 from dataclasses import dataclass
 import numpy as np
 import torch
@@ -61,11 +61,22 @@ class Probe:
 def _version_of(module) -> str:
     return str(getattr(module, "__version__", "") or "")
 
+@contextlib.contextmanager
+def _quiet_import(module: str):
+    """Hold back log lines below ERROR while `module` imports: e.g. torchao logs each CUDA extension it cannot load on a CPU,
+    and torch logs a deprecation about torchao's own pytree use. The probe's result says whether the import worked."""
+    loggers = [logging.getLogger(n) for n in (module.split(".")[0], "torch.utils._pytree")]
+    levels = [l.level for l in loggers]
+    for l in loggers: l.setLevel(logging.ERROR)
+    try: yield
+    finally:
+        for l, level in zip(loggers, levels): l.setLevel(level)
+
 @functools.cache
 def probe(module: str, attr: str | None = None) -> Probe:
     "Try `import module` (and `module.attr` if given); never raises."
     try:
-        mod = importlib.import_module(module)
+        with _quiet_import(module): mod = importlib.import_module(module)
         if attr is not None:
             for part in attr.split("."): mod = getattr(mod, part)
             mod = importlib.import_module(module)
