@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_train.ipynb #55382e88
 from __future__ import annotations
-import json, math, os, sys, time
+import collections, dataclasses, json, math, os, sys, time
 from contextlib import nullcontext
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.distributed as dist
 from fastcore.basics import patch
-from .core import print0, is_rank0, log_backends
+from .core import print0, is_rank0, log_backends, backend_why_not
 from .optim import build_optimizers
 from .checkpoint import (save_checkpoint, load_checkpoint, newest_loadable_checkpoint, rng_state, set_rng_state,
                                  CheckpointError, UnreadableCheckpoint, save_sharded_checkpoint, load_sharded)
@@ -101,6 +101,8 @@ class ConfigError(ValueError):
         super().__init__(f"TrainConfig.{field}: {message}")
         self.field, self.message = field, message
 
+FP8_RECIPES = ("off", "tensorwise", "rowwise")
+
 @dataclass
 class TrainConfig:
     "How to train (the scripts' optimisation and run flags); the model, data and loss come to `Trainer` separately."
@@ -142,7 +144,7 @@ class TrainConfig:
         if self.total_batch_size is not None and self.total_batch_size <= 0: out.append(("total_batch_size", f"must be positive, got {self.total_batch_size}"))
         if self.lr_scale <= 0: out.append(("lr_scale", f"must be positive, got {self.lr_scale}"))
         choices = dict(optimizer=("muon", "adamw"), schedule=("cosine", "wsd"), dtype=("bfloat16", "float16", "float32"),
-                       fp8=("off", "tensorwise", "rowwise"), parallel=("ddp", "fsdp"))
+                       fp8=FP8_RECIPES, parallel=("ddp", "fsdp"))
         out += [(n, f"must be one of {', '.join(c)}, got {getattr(self, n)!r}") for n, c in choices.items() if getattr(self, n) not in c]
         if self.parallel == "fsdp" and self.dtype == "float16":
             out.append(("dtype", "float16 needs loss scaling, which FSDP2 training here does not do: use bfloat16 (or float32) with parallel='fsdp'"))
@@ -151,11 +153,6 @@ class TrainConfig:
         return out
 
 # %% ../nbs/14_train.ipynb #43ad41cf
-import collections, dataclasses
-from .core import probe
-
-FP8_RECIPES = ("off", "tensorwise", "rowwise")
-
 def fp8_big_enough(recipe: str, out_features: int, in_features: int) -> bool:
     "Does a Linear of this size gain from FP8 under `recipe`? torchao's thresholds, measured on H100 (`_auto_filter_for_recipe`)."
     N, K = out_features, in_features
@@ -184,8 +181,8 @@ def fp8_unavailable(device) -> str | None:
     return _torchao_missing()
 
 def _torchao_missing() -> str | None:
-    p = probe("torchao.float8", "convert_to_float8_training")
-    return None if p.available else f"torchao does not import ({p.error[:80]}); pip install torchao"
+    why = backend_why_not("torchao")   # the backend report's probe
+    return f"torchao {why}: pip install torchao" if why else None
 
 def _layer_names(names) -> str:
     counts = collections.Counter(n.rpartition(".")[2] for n in names)

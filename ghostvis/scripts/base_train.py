@@ -117,10 +117,10 @@ class StockGPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 def train_flops_per_token(config, causal: bool = False) -> int:
-    "Training FLOPs per token of a GPT of `config`'s shape: 6 x non-embedding parameters + attention (12 L H D T; 6 if `causal`)."
+    "Training FLOPs per token of a GPT of `config`'s shape: the model's own count (attention 12 L H D T), or with attention halved if `causal`."
     from ghostvis.model import GPT
-    with torch.device("meta"): n = GPT(config).num_params(non_embedding=True)
-    return 6 * n + (6 if causal else 12) * config.n_layer * config.n_head * config.head_dim * config.sequence_len
+    with torch.device("meta"): full = GPT(config).estimate_flops()
+    return full - (6 * config.n_layer * config.n_head * config.head_dim * config.sequence_len if causal else 0)
 
 # %% ../../nbs/17_base_train.ipynb #7f634157
 ADAMW = ["--use_fused_kernels", "1", "--compile", "1", "--tune_kernels", "0", "--optimizer", "adamw"]
