@@ -14,7 +14,7 @@ agree to rounding, not bit for bit: losses and gradient norms within 2e-5 relati
 within 4e-7, gradient norms within 4e-6). A run on another global batch differs by 1e-2, so the check can fail.
 """
 from __future__ import annotations
-import json, os, socket, subprocess, sys, time
+import json, os, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -48,7 +48,7 @@ def worker(runs_file: str, out_file: str):
     steps it ran; `dump_weights`: the whole model gathered to a file afterwards) or 'error' (the message it fails with)."""
     import torch
     from ghostvis.model import GPT, get_tiny_config
-    from ghostvis.train import Trainer, TrainConfig, setup_distributed, teardown_distributed, plain_copy
+    from ghostvis.train import Trainer, TrainConfig, setup_distributed, finish_distributed, plain_copy
     rank, _, world, device = setup_distributed("cpu")
     results = {}
     for run in json.loads(Path(runs_file).read_text()):
@@ -78,7 +78,7 @@ def worker(runs_file: str, out_file: str):
             except Exception as e: results[name] = dict(error=f"{type(e).__name__}: {e}")
         trainer.loader.close()
     if rank == 0: Path(out_file).write_text(json.dumps(results))
-    teardown_distributed()
+    finish_distributed()
 
 
 def rank0_eval(model) -> dict:
@@ -90,17 +90,12 @@ def rank0_eval(model) -> dict:
     with torch.no_grad(): return dict(val_loss=float(model(batch["x"], targets=batch["y"])))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-
 def launch(tmp_path, nproc: int, runs: list[dict], torchrun: bool = True) -> dict:
     "Run `runs` on `nproc` processes (torchrun), or in one plain process (`torchrun=False`); rank 0's results."
     tag = f"{nproc}{'t' if torchrun else 'p'}_{time.monotonic_ns()}"
     runs_file, out_file = tmp_path / f"runs_{tag}.json", tmp_path / f"out_{tag}.json"
     runs_file.write_text(json.dumps(runs))
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", f"--master_port={free_port()}"] if torchrun else [sys.executable]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if torchrun else [sys.executable]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
     r = subprocess.run(cmd + [__file__, str(runs_file), str(out_file)], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert r.returncode == 0, f"{nproc} process(es) failed (exit {r.returncode}); the workers' own messages:\n{worker_errors(r.stderr)}"
@@ -263,8 +258,3 @@ def test_compiled_fsdp(runs_dir, one_process):
 
 if __name__ == "__main__":
     worker(*sys.argv[1:3])
-    # Leave without the interpreter's shutdown: a gloo worker thread still freeing a finished collective's tensors needs
-    # the GIL, and one that asks for it during shutdown aborts the process ("terminate called without an active
-    # exception", about 1 run in 10 with FSDP2 on 2 cores). The results are written and the group destroyed by now.
-    sys.stdout.flush(); sys.stderr.flush()
-    os._exit(0)

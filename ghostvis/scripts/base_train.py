@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 import torch
 from ..core import print0, seed_everything, is_rank0
-from ..train import Trainer, setup_distributed, teardown_distributed
+from ..train import Trainer, setup_distributed, finish_distributed
 from .common import (add_common_args, add_data_args, validate_common_args, validate_data_args, check_row_length,
                                      check_total_batch, default_sequence_len, image_tokens_per_image, train_config, get_tokenizer, text_config,
                                      load_init_weights, DeviceLoader, mean_loss, export_final, HELD_OUT_SEED)
@@ -61,7 +61,7 @@ def main(argv=None) -> dict:
 #| eval: false
 if __name__ == "__main__":
     main()
-    teardown_distributed()
+    finish_distributed()
 
 # %% ../../nbs/17_base_train.ipynb #30fe9db3
 import torch.nn as nn

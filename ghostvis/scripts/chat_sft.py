@@ -8,7 +8,7 @@ import argparse, sys
 from pathlib import Path
 import torch
 from ..core import print0, seed_everything, is_rank0
-from ..train import Trainer, setup_distributed, teardown_distributed, plain_copy
+from ..train import Trainer, setup_distributed, finish_distributed, plain_copy
 from .common import (add_common_args, add_data_args, validate_common_args, validate_data_args, check_row_length,
                                      check_total_batch, default_sequence_len, image_tokens_per_image, train_config, get_tokenizer, vlm_config,
                                      load_init_weights, vqa_accuracy, answer_question, DeviceLoader, mean_loss, export_final,
@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
 #| eval: false
 if __name__ == "__main__":
     main()
-    teardown_distributed()
+    finish_distributed()
 
 # %% ../../nbs/19_chat_sft.ipynb #e9e061b2
 def benchmark(quick: bool = False) -> list[dict]:
