@@ -129,6 +129,33 @@ def _step_kernels():
             tl.store(out, a1.to(VC.dtype.element_ty), mask=mask); tl.store(out + HALF, a2.to(VC.dtype.element_ty), mask=mask)
 
     @triton.jit
+    def _norm_dual_dot(X, P, XOUT, NW, WA, WB, w_ok, rows, row_ok, store_rows, K, eps, stride_x, stride_ps, stride_pm,
+                       NORM: tl.constexpr, SPLITS: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+                       PRECISION: tl.constexpr):
+        """(NORM: residual + RMSNorm of X, else X as it is) times two sets of BN weight rows, one pass over K: WA and WB
+        point at the rows' starts, `w_ok` says which exist. Two float32 (BM, BN) results."""
+        acc_a = tl.zeros([BM, BN], tl.float32)
+        acc_b = tl.zeros([BM, BN], tl.float32)
+        ss = tl.zeros([BM], tl.float32)
+        for k0 in range(0, K, BK):
+            cols = k0 + tl.arange(0, BK)
+            k_ok = cols < K
+            if NORM:
+                xw, part = _weighted(X, P, XOUT, NW, rows, cols, row_ok, k_ok, store_rows, stride_x, stride_ps, stride_pm, SPLITS)
+                xn = xw.to(WA.dtype.element_ty)
+                ss += part
+            else: xn = tl.load(X + rows[:, None] * stride_x + cols[None, :], mask=row_ok[:, None] & k_ok[None, :], other=0.0)
+            w_mask = w_ok[:, None] & k_ok[None, :]
+            wa = tl.load(WA[:, None] + cols[None, :], mask=w_mask, other=0.0)
+            wb = tl.load(WB[:, None] + cols[None, :], mask=w_mask, other=0.0)
+            acc_a = tl.dot(xn, tl.trans(wa), acc_a, input_precision=PRECISION)
+            acc_b = tl.dot(xn, tl.trans(wb), acc_b, input_precision=PRECISION)
+        if NORM:
+            rstd = 1.0 / tl.sqrt(ss / K + eps)
+            acc_a, acc_b = acc_a * rstd[:, None], acc_b * rstd[:, None]
+        return acc_a, acc_b
+
+    @triton.jit
     def _qkv_kernel(X, P, XOUT, NW, W, Q, KC, VC, LENS, COS, SIN, QNW, KNW, M, K, eps,
                     stride_x, stride_ps, stride_pm, stride_w, stride_qm, stride_kb, stride_kl, stride_vb, stride_vl,
                     H: tl.constexpr, HKV: tl.constexpr, D: tl.constexpr, QK_NORM: tl.constexpr, NORM: tl.constexpr,
@@ -142,25 +169,9 @@ def _step_kernels():
         rows = pid_m * BM + tl.arange(0, BM)
         row_ok = rows < M
         store_rows = M * (pid == 0).to(tl.int32)                         # the first program writes the stream back
-        w1 = W + (head * D + j)[:, None] * stride_w
-        acc1 = tl.zeros([BM, BP], tl.float32)
-        acc2 = tl.zeros([BM, BP], tl.float32)
-        ss = tl.zeros([BM], tl.float32)
-        for k0 in range(0, K, BK):
-            cols = k0 + tl.arange(0, BK)
-            k_ok = cols < K
-            if NORM:
-                xw, part = _weighted(X, P, XOUT, NW, rows, cols, row_ok, k_ok, store_rows, stride_x, stride_ps, stride_pm, SPLITS)
-                xn = xw.to(W.dtype.element_ty)
-                ss += part
-            else: xn = tl.load(X + rows[:, None] * stride_x + cols[None, :], mask=row_ok[:, None] & k_ok[None, :], other=0.0)
-            wa = tl.load(w1 + cols[None, :], mask=k_ok[None, :], other=0.0)
-            wb = tl.load(w1 + HALF * stride_w + cols[None, :], mask=k_ok[None, :], other=0.0)
-            acc1 = tl.dot(xn, tl.trans(wa), acc1, input_precision=PRECISION)
-            acc2 = tl.dot(xn, tl.trans(wb), acc2, input_precision=PRECISION)
-        if NORM:
-            rstd = 1.0 / tl.sqrt(ss / K + eps)
-            acc1, acc2 = acc1 * rstd[:, None], acc2 * rstd[:, None]
+        w1 = W + (head * D + j) * stride_w
+        acc1, acc2 = _norm_dual_dot(X, P, XOUT, NW, w1, w1 + HALF * stride_w, j < HALF, rows, row_ok, store_rows, K, eps,
+                                    stride_x, stride_ps, stride_pm, NORM, SPLITS, BM, BP, BK, PRECISION)
         _rope_store(acc1, acc2, head, j, rows, row_ok, LENS, Q, KC, VC, COS, SIN, QNW, KNW, eps,
                     stride_qm, stride_kb, stride_kl, stride_vb, stride_vl, H, HKV, D, QK_NORM)
 
@@ -192,25 +203,8 @@ def _step_kernels():
         rows = pid_m * BM + tl.arange(0, BM)
         row_ok = rows < M
         store_rows = M * (pid == 0).to(tl.int32)
-        acc_g = tl.zeros([BM, BN], tl.float32)
-        acc_u = tl.zeros([BM, BN], tl.float32)
-        ss = tl.zeros([BM], tl.float32)
-        for k0 in range(0, K, BK):
-            cols = k0 + tl.arange(0, BK)
-            k_ok = cols < K
-            if NORM:
-                xw, part = _weighted(X, P, XOUT, NW, rows, cols, row_ok, k_ok, store_rows, stride_x, stride_ps, stride_pm, SPLITS)
-                xn = xw.to(W.dtype.element_ty)
-                ss += part
-            else: xn = tl.load(X + rows[:, None] * stride_x + cols[None, :], mask=row_ok[:, None] & k_ok[None, :], other=0.0)
-            w_mask = n_ok[:, None] & k_ok[None, :]
-            wg = tl.load(W + n[:, None] * stride_w + cols[None, :], mask=w_mask, other=0.0)
-            wu = tl.load(W + (I + n)[:, None] * stride_w + cols[None, :], mask=w_mask, other=0.0)
-            acc_g = tl.dot(xn, tl.trans(wg), acc_g, input_precision=PRECISION)
-            acc_u = tl.dot(xn, tl.trans(wu), acc_u, input_precision=PRECISION)
-        if NORM:
-            rstd = 1.0 / tl.sqrt(ss / K + eps)
-            acc_g, acc_u = acc_g * rstd[:, None], acc_u * rstd[:, None]
+        acc_g, acc_u = _norm_dual_dot(X, P, XOUT, NW, W + n * stride_w, W + (I + n) * stride_w, n_ok, rows, row_ok, store_rows, K, eps,
+                                      stride_x, stride_ps, stride_pm, NORM, SPLITS, BM, BN, BK, PRECISION)
         dt = HOUT.dtype.element_ty
         g, u = acc_g.to(dt).to(tl.float32), acc_u.to(dt).to(tl.float32)
         tl.store(HOUT + rows[:, None] * stride_h + n[None, :], (g * tl.sigmoid(g) * u).to(dt), mask=row_ok[:, None] & n_ok[None, :])
@@ -280,7 +274,7 @@ def _step_kernels():
         tl.store(OUT + b, tl.min(tl.where(val == m, idx, 2147483647), 0).to(OUT.dtype.element_ty))
 
     # the kernels call the helpers by name, and Triton (compiler and CPU interpreter) resolves names in the module
-    globals().update(_residual=_residual, _rstd=_rstd, _weighted=_weighted, _rope_store=_rope_store)
+    globals().update(_residual=_residual, _rstd=_rstd, _weighted=_weighted, _norm_dual_dot=_norm_dual_dot, _rope_store=_rope_store)
     return dict(qkv=_qkv_kernel, rope=_rope_kernel, gate_up=_gate_up_kernel, split=_split_kernel, norm=_norm_kernel,
                 argmax_partial=_argmax_partial_kernel, argmax_final=_argmax_final_kernel)
 
